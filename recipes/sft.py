@@ -1,0 +1,7 @@
+"""SFT: `python recipes/sft.py recipe.yaml [--key value ...]` or `accelerate launch recipes/sft.py recipe.yaml`."""
+
+from tulu_recipes.config import run_cli
+from tulu_recipes.stages.sft import main
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,269 @@
+"""The recipe system: a YAML file of TRL config fields, strictly checked, with command-line overrides.
+
+`parse_recipe([SFTConfigLike, ModelConfig, ...], argv)` reads `recipe.yaml [--key value ...]` (or TRL's
+`--config recipe.yaml`). It builds on TRL's `TrlParser` (YAML values become argparse defaults, so the command
+line wins) and adds what TRL's own scripts skip: every key of the YAML and of the command line must be a field
+of one of the dataclasses, and YAML values must have the field's type. A mistake stops the run before any
+model or data is loaded, naming the file, the key and the closest valid key. Keys that transformers 5 or
+TRL removed get a message saying what replaces them.
+
+Conventions: a top-level `env:` mapping is exported to the environment (as TRL does); a string value in the
+YAML that starts with `./` or `../` is a path relative to the recipe file, so shipped recipes work from any
+working directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import json
+import os
+import re
+import sys
+import types
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from trl import TrlParser
+
+REMOVED_KEYS: dict[str, str] = {
+    "warmup_ratio": "transformers 5 removed it; use `warmup_steps: {value}` (a float below 1 is a ratio of the "
+    "total steps)",
+    "torch_dtype": "renamed to `dtype` in TRL's ModelConfig; use `dtype: {value}`",
+    "evaluation_strategy": "renamed to `eval_strategy`",
+    "max_prompt_length": "TRL's DPOConfig no longer has it; prompts are truncated with `max_length` and "
+    "`truncation_mode`",
+    "dataset_text_field_name": "use `dataset_text_field`",
+    "use_liger": "use `use_liger_kernel`",
+    "config": "a recipe cannot nest another recipe; pass one YAML file",
+}
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot run: unknown key, wrong type, bad value. The message names file and key."""
+
+
+class _RecipeLoader(yaml.SafeLoader):
+    """YAML 1.1 reads `5e-6` as a string; recipes are full of such learning rates, so read them as floats."""
+
+
+_RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.load(fh, Loader=_RecipeLoader)
+    except FileNotFoundError:
+        raise RecipeError(f"recipe file {path} does not exist") from None
+    except yaml.YAMLError as err:
+        raise RecipeError(f"{path} is not valid YAML: {err}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path} must be a YAML mapping of config fields, got {type(data).__name__}")
+    return data
+
+
+def _resolve_relative(value: Any, base: Path) -> Any:
+    if isinstance(value, str) and (value.startswith("./") or value.startswith("../")):
+        return str((base / value).resolve())
+    if isinstance(value, list):
+        return [_resolve_relative(v, base) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolve_relative(v, base) for k, v in value.items()}
+    return value
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    hints: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        try:
+            hints.update(typing.get_type_hints(klass))
+        except Exception:  # a class whose annotations cannot be resolved: skip type checks for its fields
+            continue
+    return hints
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether a YAML value fits a dataclass field type; unknown or exotic types are accepted."""
+    if hint is Any or hint is None:
+        return True
+    if hint is type(None):
+        return value is None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if origin is typing.Literal:
+        return value in typing.get_args(hint)
+    if origin in (list, Sequence, tuple):
+        args = typing.get_args(hint)
+        inner = args[0] if args else Any
+        return isinstance(value, list) and all(_matches(v, inner) for v in value)
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return value in {m.value for m in hint} or value in hint.__members__
+    return True
+
+
+def _describe(hint: Any) -> str:
+    text = getattr(hint, "__name__", None) if typing.get_origin(hint) is None else None
+    return text or str(hint).replace("typing.", "")
+
+
+@dataclasses.dataclass
+class _Field:
+    owner: type
+    name: str
+    hint: Any
+
+
+def _fields(dataclass_types: Sequence[type]) -> dict[str, _Field]:
+    table: dict[str, _Field] = {}
+    for cls in dataclass_types:
+        hints = _type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.init:
+                table[f.name] = _Field(cls, f.name, hints.get(f.name, Any))
+    return table
+
+
+def _unknown_key_message(key: str, where: str, known: dict[str, _Field], value: Any = None) -> str:
+    if key in REMOVED_KEYS:
+        hint = REMOVED_KEYS[key].format(value=value)
+        return f"key '{key}' in {where} is no longer supported: {hint}"
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    suggestion = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown key '{key}' in {where}{suggestion}"
+
+
+def check_recipe(recipe: dict[str, Any], dataclass_types: Sequence[type], where: str) -> None:
+    """Raise RecipeError for the first unknown key or mistyped value of a recipe mapping."""
+    known = _fields(dataclass_types)
+    for key, value in recipe.items():
+        if key not in known:
+            raise RecipeError(_unknown_key_message(key, where, known, value))
+        field = known[key]
+        if not _matches(value, field.hint):
+            raise RecipeError(
+                f"key '{key}' in {where} expects {_describe(field.hint)}, got {value!r} ({type(value).__name__})"
+            )
+
+
+def _split_argv(argv: list[str]) -> tuple[str | None, list[str]]:
+    args = list(argv)
+    if args and not args[0].startswith("-"):
+        return args[0], args[1:]
+    if "--config" in args:
+        i = args.index("--config")
+        if i + 1 >= len(args):
+            raise RecipeError("--config needs a path to a YAML recipe")
+        path = args[i + 1]
+        return path, args[:i] + args[i + 2 :]
+    return None, args
+
+
+def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = None) -> tuple[Any, ...]:
+    """Parse `recipe.yaml [--key value ...]` into one instance per dataclass type.
+
+    Raises RecipeError (with file, key and a suggestion) before anything is loaded if the recipe or the
+    command line names a key no dataclass has, or a YAML value has the wrong type.
+    """
+    recipe_path, cli = _split_argv(list(sys.argv[1:] if argv is None else argv))
+    parser = TrlParser(list(dataclass_types))
+    known = _fields(dataclass_types)
+    if recipe_path is not None:
+        recipe = load_yaml(recipe_path)
+        env = recipe.pop("env", None) or {}
+        if not isinstance(env, dict):
+            raise RecipeError(f"'env' in {recipe_path} must be a mapping of environment variables")
+        check_recipe(recipe, dataclass_types, recipe_path)
+        for name, value in env.items():
+            os.environ[str(name)] = str(value)
+        recipe = _resolve_relative(recipe, Path(recipe_path).resolve().parent)
+        parser.set_defaults_with_config(**recipe)
+    for token in cli:
+        if token.startswith("--"):
+            key = token[2:].split("=", 1)[0].replace("-", "_")
+            if key not in known and key not in {"help"}:
+                raise RecipeError(_unknown_key_message(key, "the command line", known))
+    try:
+        parsed = parser.parse_args_into_dataclasses(args=cli, return_remaining_strings=True)
+    except (ValueError, TypeError) as err:  # raised by a config's __post_init__
+        where = recipe_path or "the command line"
+        raise RecipeError(f"invalid recipe {where}: {err}") from None
+    *instances, remaining = parsed
+    if remaining:
+        raise RecipeError(f"unexpected arguments on the command line: {' '.join(remaining)}")
+    return tuple(instances)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def resolved_recipe(*configs: Any) -> dict[str, Any]:
+    """Every init field of every config with its final value, as one flat mapping (a runnable recipe)."""
+    out: dict[str, Any] = {}
+    for config in configs:
+        for f in dataclasses.fields(config):
+            if f.init and not f.name.startswith("_"):
+                out[f.name] = _jsonable(getattr(config, f.name))
+    return out
+
+
+def save_recipe(output_dir: str | Path, *configs: Any, filename: str = "recipe.yaml") -> Path:
+    """Write the fully resolved recipe next to the outputs; it can be run again as is."""
+    path = Path(output_dir) / filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = yaml.safe_dump(resolved_recipe(*configs), sort_keys=False, allow_unicode=True)
+    path.write_text(f"# Fully resolved recipe written by tulu-recipes; run it again as is.\n{body}", encoding="utf-8")
+    return path
+
+
+def recipe_markdown(*configs: Any) -> str:
+    """The resolved recipe as a fenced YAML block for a model card."""
+    body = yaml.safe_dump(resolved_recipe(*configs), sort_keys=False, allow_unicode=True)
+    return f"## Recipe\n\nTrained with tulu-recipes using this fully resolved recipe:\n\n```yaml\n{body}```\n"
+
+
+def run_cli(main: typing.Callable[[list[str] | None], Any], argv: list[str] | None = None) -> Any:
+    """Run a stage's main, turning a recipe or data mistake into a one-line message and exit code 2."""
+    from tulu_recipes.data.errors import DataError
+
+    try:
+        return main(argv)
+    except (RecipeError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(_jsonable(value), indent=2, ensure_ascii=False)

@@ -1,0 +1,37 @@
+"""SFT stage: `tulu-recipes sft recipe.yaml` (or `accelerate launch -m tulu_recipes.stages.sft recipe.yaml`)."""
+
+from __future__ import annotations
+
+from trl import ModelConfig, get_peft_config
+
+from tulu_recipes.config import parse_recipe, run_cli, save_recipe
+from tulu_recipes.script_args import TuluScriptArguments
+from tulu_recipes.stages.common import finish_outputs, load_causal_lm, load_stage_data, load_tokenizer, template_for
+from tulu_recipes.trainers.sft import TuluSFTConfig, TuluSFTTrainer
+
+
+def main(argv: list[str] | None = None) -> TuluSFTTrainer:
+    script_args, training_args, model_args = parse_recipe([TuluScriptArguments, TuluSFTConfig, ModelConfig], argv)
+    save_recipe(training_args.output_dir, script_args, training_args, model_args)
+
+    template = template_for(script_args)
+    tokenizer = load_tokenizer(model_args, template, training=True)
+    data = load_stage_data(script_args, training_args.data_seed or training_args.seed, "sft", training_args.output_dir)
+
+    trainer = TuluSFTTrainer(
+        model=load_causal_lm(model_args, tokenizer),
+        args=training_args,
+        train_dataset=data.train.select_columns(["messages"]),
+        eval_dataset=data.test.select_columns(["messages"]) if data.test is not None else None,
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+    )
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+
+    trainer.save_model(training_args.output_dir)
+    finish_outputs(training_args.output_dir, tokenizer, template, script_args, training_args, model_args)
+    return trainer
+
+
+if __name__ == "__main__":
+    run_cli(main)
