@@ -1,0 +1,9 @@
+"""LLM-judged preference data.
+
+Usage: python recipes/preferences.py recipes/examples/preferences.yaml [--key value ...]
+"""
+
+from tulu_recipes.generation.preferences import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+"""Persona-driven synthesis.
+
+Usage: python recipes/synthesize.py recipes/examples/synthesize.yaml [--key value ...]
+"""
+
+from tulu_recipes.generation.synthesize import main
+
+if __name__ == "__main__":
+    main()

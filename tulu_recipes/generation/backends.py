@@ -1,0 +1,271 @@
+"""LLM backends behind one small interface: an OpenAI-compatible HTTP endpoint, vLLM offline, transformers.
+
+Rule: every backend takes a list of chat messages and returns a :class:`Completion`. Failures that are worth
+retrying (HTTP 429, 5xx, timeouts, dropped connections, unparsable bodies) raise :class:`TransientError`;
+failures that will not go away (HTTP 4xx other than 429, a missing API key) raise :class:`FatalError`.
+API keys are read from the environment variable named in the spec, at call time, and never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
+
+Messages = list[dict[str, str]]
+
+
+class GenerationError(Exception):
+    """Base class of every backend failure."""
+
+
+class TransientError(GenerationError):
+    """A failure that may succeed on retry (rate limit, server error, timeout, malformed output)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class MalformedOutputError(TransientError):
+    """The model answered, but not in a form the caller can use (e.g. an unparsable judgment)."""
+
+
+class FatalError(GenerationError):
+    """A failure that retrying cannot fix (bad request, auth error, misconfiguration)."""
+
+
+@dataclass
+class Completion:
+    """One generated text plus token usage (0 where the backend does not report it)."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+
+
+@dataclass
+class ModelSpec:
+    """How to reach one model. Built from a recipe dict such as
+    ``{name: gpt-4o, backend: openai, base_url: https://..., api_key_env: OPENAI_API_KEY}``."""
+
+    name: str = field(metadata={"help": "Label written into the outputs (e.g. chosen_model)."})
+    backend: str = field(default="openai", metadata={"help": "One of: openai, vllm, transformers."})
+    model: str | None = field(
+        default=None, metadata={"help": "Model id sent to the endpoint, or a local path; defaults to name."}
+    )
+    base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible base URL, e.g. .../v1."})
+    api_key_env: str | None = field(
+        default=None,
+        metadata={"help": "Name of the environment variable holding the API key (never the key)."},
+    )
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling p."})
+    max_tokens: int = field(default=2048, metadata={"help": "Maximum new tokens per completion."})
+    timeout: float = field(default=120.0, metadata={"help": "Per-request timeout in seconds (HTTP backend)."})
+    seed: int | None = field(default=None, metadata={"help": "Sampling seed passed to the backend, if any."})
+    extra_body: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "Extra JSON fields for each request (HTTP backend)."}
+    )
+    engine_kwargs: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "Keyword arguments for vllm.LLM or from_pretrained."}
+    )
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any] | ModelSpec) -> ModelSpec:
+        """Build a spec, rejecting unknown keys so that typos in a recipe fail loudly."""
+        if isinstance(spec, ModelSpec):
+            return spec
+        known = {f.name for f in fields(cls)}
+        unknown = set(spec) - known
+        if unknown:
+            raise ValueError(f"unknown model spec keys {sorted(unknown)}; known: {sorted(known)}")
+        if "name" not in spec:
+            raise ValueError(f"model spec needs a 'name': {spec}")
+        return cls(**spec)
+
+    @property
+    def model_id(self) -> str:
+        return self.model or self.name
+
+
+class Backend(Protocol):
+    spec: ModelSpec
+
+    def generate(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> Completion:
+        """Return one completion for ``messages``; ``overrides`` replace spec sampling fields."""
+        ...
+
+
+def _sampling(spec: ModelSpec, overrides: dict[str, Any]) -> dict[str, Any]:
+    params = {"temperature": spec.temperature, "top_p": spec.top_p, "max_tokens": spec.max_tokens}
+    unknown = set(overrides) - set(params)
+    if unknown:
+        raise ValueError(f"unknown sampling overrides {sorted(unknown)}")
+    params.update(overrides)
+    return params
+
+
+class OpenAIBackend:
+    """Chat-completions over HTTP (vLLM ``serve``, TGI, hosted APIs), using only the standard library."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        if not spec.base_url:
+            raise FatalError(f"model {spec.name!r}: the openai backend needs base_url")
+        self.spec = spec
+        self.url = spec.base_url.rstrip("/") + "/chat/completions"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.spec.api_key_env:
+            key = os.environ.get(self.spec.api_key_env)
+            if not key:
+                raise FatalError(f"environment variable {self.spec.api_key_env} is not set")
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def generate(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> Completion:
+        body: dict[str, Any] = {
+            "model": self.spec.model_id,
+            "messages": messages,
+            **_sampling(self.spec, overrides),
+        }
+        seed = self.spec.seed if seed is None else seed
+        if seed is not None:
+            body["seed"] = seed
+        body.update(self.spec.extra_body)
+        request = urllib.request.Request(
+            self.url, data=json.dumps(body).encode(), headers=self._headers(), method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.spec.timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as err:
+            detail = err.read()[:300].decode(errors="replace")
+            if err.code == 429 or err.code >= 500:
+                retry_after = _parse_retry_after(err.headers.get("Retry-After"))
+                raise TransientError(f"HTTP {err.code}: {detail}", retry_after=retry_after) from err
+            raise FatalError(f"HTTP {err.code}: {detail}") from err
+        except (TimeoutError, ConnectionError, urllib.error.URLError) as err:
+            raise TransientError(f"request failed: {err!r}") from err
+        return _parse_chat_response(raw)
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _parse_chat_response(raw: bytes) -> Completion:
+    """Read ``choices[0].message.content`` and ``usage``; anything else is a malformed answer."""
+    try:
+        data = json.loads(raw)
+        choice = data["choices"][0]
+        text = choice["message"]["content"]
+    except (ValueError, KeyError, IndexError, TypeError) as err:
+        raise MalformedOutputError(f"malformed chat response: {raw[:200]!r}") from err
+    if not isinstance(text, str):
+        raise MalformedOutputError(f"completion content is not text: {text!r}")
+    usage = data.get("usage") or {}
+    return Completion(
+        text=text,
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+        finish_reason=choice.get("finish_reason"),
+    )
+
+
+class TransformersBackend:
+    """``model.generate`` on a local checkpoint. One request at a time (a lock guards the model)."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.spec = spec
+        self.tokenizer = AutoTokenizer.from_pretrained(spec.model_id)
+        self.model = AutoModelForCausalLM.from_pretrained(spec.model_id, **spec.engine_kwargs)
+        self.model.eval()
+        self._lock = threading.Lock()
+
+    def generate(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> Completion:
+        import torch
+
+        params = _sampling(self.spec, overrides)
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        inputs = self.tokenizer(text, return_tensors="pt", add_special_tokens=False).to(self.model.device)
+        do_sample = params["temperature"] > 0
+        kwargs: dict[str, Any] = {"max_new_tokens": params["max_tokens"], "do_sample": do_sample}
+        if do_sample:
+            kwargs.update(temperature=params["temperature"], top_p=params["top_p"])
+        pad_id = self.tokenizer.pad_token_id
+        kwargs["pad_token_id"] = pad_id if pad_id is not None else self.tokenizer.eos_token_id
+        seed = self.spec.seed if seed is None else seed
+        with self._lock, torch.no_grad():
+            if seed is not None:
+                torch.manual_seed(seed)
+            output = self.model.generate(**inputs, **kwargs)
+        new_tokens = output[0, inputs["input_ids"].shape[1] :]
+        eos = self.tokenizer.eos_token_id
+        finished = eos is not None and len(new_tokens) > 0 and int(new_tokens[-1]) == eos
+        return Completion(
+            text=self.tokenizer.decode(new_tokens, skip_special_tokens=True),
+            prompt_tokens=int(inputs["input_ids"].shape[1]),
+            completion_tokens=int(new_tokens.shape[0]),
+            finish_reason="stop" if finished else "length",
+        )
+
+
+class VLLMBackend:
+    """vLLM's offline engine (``vllm.LLM.chat``), imported lazily. Requests are served one at a time; for
+    throughput, run ``vllm serve`` and use the openai backend, which the executor calls concurrently."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        try:
+            from vllm import LLM
+        except ImportError as err:
+            raise FatalError("the vllm backend needs `pip install tulu-recipes[vllm]`") from err
+        self.spec = spec
+        self.llm = LLM(model=spec.model_id, **spec.engine_kwargs)
+        self._lock = threading.Lock()
+
+    def generate(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> Completion:
+        from vllm import SamplingParams
+
+        params = _sampling(self.spec, overrides)
+        sampling = SamplingParams(
+            temperature=params["temperature"],
+            top_p=params["top_p"],
+            max_tokens=params["max_tokens"],
+            seed=self.spec.seed if seed is None else seed,
+        )
+        with self._lock:
+            result = self.llm.chat([messages], sampling, use_tqdm=False)[0]
+        out = result.outputs[0]
+        return Completion(
+            text=out.text,
+            prompt_tokens=len(result.prompt_token_ids or []),
+            completion_tokens=len(out.token_ids),
+            finish_reason=out.finish_reason,
+        )
+
+
+BACKENDS: dict[str, type] = {
+    "openai": OpenAIBackend,
+    "transformers": TransformersBackend,
+    "vllm": VLLMBackend,
+}
+
+
+def make_backend(spec: dict[str, Any] | ModelSpec) -> Backend:
+    """Instantiate the backend named by ``spec['backend']``."""
+    model_spec = ModelSpec.from_dict(spec)
+    if model_spec.backend not in BACKENDS:
+        raise ValueError(f"unknown backend {model_spec.backend!r}; choose from {sorted(BACKENDS)}")
+    return BACKENDS[model_spec.backend](model_spec)

@@ -1,0 +1,221 @@
+"""A resumable, lossless, concurrent executor for LLM calls.
+
+Rules:
+- Every item has a stable id: the hash of its canonical JSON inputs (:func:`item_id`).
+- Each finished item is appended as one JSON line ``{"id", "input", "output"}`` to the output file, then
+  flushed and fsynced, so a run killed at any moment (even SIGKILL) loses at most the line being written.
+- On restart, finished ids are skipped, so no item is written twice; a torn last line is cut off first.
+- :class:`~tulu_recipes.generation.backends.TransientError` is retried with exponential backoff and seeded
+  jitter; after ``max_retries`` (or on any other error) the item is logged to ``<output>.failed.jsonl`` and
+  the run goes on. Failed items are not "finished": the next run tries them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .backends import TransientError
+
+logger = logging.getLogger(__name__)
+
+
+def item_id(inputs: Any) -> str:
+    """Stable id of an item: sha256 of its canonical JSON (sorted keys), first 24 hex digits."""
+    canonical = json.dumps(inputs, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+@dataclass
+class RetryPolicy:
+    """Exponential backoff: delay = min(max_delay, base_delay * 2**attempt) * (1 + jitter * u), with u in
+    [0, 1) drawn from a generator seeded by (seed, item id, attempt), so runs are reproducible. A server's
+    Retry-After wins when it is longer."""
+
+    max_retries: int = field(default=5, metadata={"help": "Retries after the first attempt."})
+    base_delay: float = field(default=1.0, metadata={"help": "Delay before the first retry, in seconds."})
+    max_delay: float = field(default=60.0, metadata={"help": "Cap on one delay, in seconds."})
+    jitter: float = field(default=0.5, metadata={"help": "Relative random extra delay."})
+    seed: int = field(default=0, metadata={"help": "Seed of the jitter."})
+
+    def delay(self, key: str, attempt: int, retry_after: float | None = None) -> float:
+        u = random.Random(f"{self.seed}:{key}:{attempt}").random()
+        value = min(self.max_delay, self.base_delay * 2**attempt) * (1.0 + self.jitter * u)
+        if retry_after is not None:
+            value = max(value, min(retry_after, self.max_delay))
+        return value
+
+
+@dataclass
+class RunSummary:
+    """What one run did. ``skipped`` = already finished before the run (or duplicate inputs)."""
+
+    total: int = 0
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.done} done, {self.failed} failed, {self.skipped} skipped of {self.total} items "
+            f"({self.retries} retries; tokens: {self.prompt_tokens} prompt, "
+            f"{self.completion_tokens} completion; "
+            f"{self.seconds:.1f}s)"
+        )
+
+
+def repair_jsonl(path: Path) -> int:
+    """Cut a torn (newline-less) last line off ``path``; return the number of bytes removed."""
+    if not path.exists():
+        return 0
+    with open(path, "rb+") as f:
+        data = f.read()
+        end = data.rfind(b"\n") + 1
+        if end == len(data):
+            return 0
+        f.truncate(end)
+        f.flush()
+        os.fsync(f.fileno())
+    logger.warning("%s: removed a torn last line (%d bytes)", path, len(data) - end)
+    return len(data) - end
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """All complete, parsable records of a results file, first occurrence of each id kept."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records, seen = [], set()
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.endswith("\n"):
+                continue  # torn tail; repaired before the next append
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                logger.warning("%s:%d: skipping an unparsable line", path, number)
+                continue
+            if isinstance(record, dict) and record.get("id") not in seen:
+                seen.add(record.get("id"))
+                records.append(record)
+    return records
+
+
+class _Appender:
+    """Append JSON lines with flush + fsync per line."""
+
+    def __init__(self, path: Path, mode: str = "a") -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(path, mode, encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def failures_path(output_path: str | Path) -> Path:
+    return Path(f"{output_path}.failed.jsonl")
+
+
+def run_items(
+    items: Iterable[dict[str, Any]],
+    fn: Callable[[dict[str, Any]], dict[str, Any]],
+    output_path: str | Path,
+    *,
+    max_concurrency: int = 8,
+    retry: RetryPolicy | None = None,
+    desc: str = "generating",
+    progress: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunSummary:
+    """Run ``fn`` on every unfinished item, ``max_concurrency`` at a time, appending results to
+    ``output_path``. ``fn`` returns a JSON-serializable dict; an optional ``usage`` key
+    ``{"prompt_tokens", "completion_tokens"}`` is summed into the summary."""
+    from tqdm.auto import tqdm
+
+    retry = retry or RetryPolicy()
+    output_path = Path(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    repair_jsonl(output_path)
+    finished = {record["id"] for record in read_records(output_path)}
+    summary = RunSummary()
+    start = time.monotonic()
+
+    def attempt(item: dict[str, Any], key: str) -> tuple[dict[str, Any] | None, BaseException | None, int]:
+        retries = 0
+        while True:
+            try:
+                return fn(item), None, retries
+            except TransientError as err:
+                if retries >= retry.max_retries:
+                    return None, err, retries
+                logger.debug("item %s: %r, retry %d", key, err, retries + 1)
+                sleep(retry.delay(key, retries, err.retry_after))
+                retries += 1
+            except Exception as err:  # noqa: BLE001 - one bad item must not stop the run
+                return None, err, retries
+
+    total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
+    bar = tqdm(total=total, desc=desc, disable=not progress, dynamic_ncols=True)
+    results = _Appender(output_path)
+    failures = _Appender(failures_path(output_path), mode="w")
+    in_flight: dict[Future, tuple[str, dict[str, Any]]] = {}
+
+    def collect(block_until: int) -> None:
+        while len(in_flight) > block_until:
+            done_futures, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            for future in done_futures:
+                key, item = in_flight.pop(future)
+                output, error, retries = future.result()
+                summary.retries += retries
+                if error is None:
+                    results.write({"id": key, "input": item, "output": output})
+                    usage = (output or {}).get("usage") or {}
+                    summary.prompt_tokens += int(usage.get("prompt_tokens", 0))
+                    summary.completion_tokens += int(usage.get("completion_tokens", 0))
+                    summary.done += 1
+                else:
+                    failures.write({"id": key, "input": item, "error": repr(error), "retries": retries})
+                    logger.warning("item %s failed after %d retries: %r", key, retries, error)
+                    summary.failed += 1
+                bar.update(1)
+                bar.set_postfix(done=summary.done, failed=summary.failed, refresh=False)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, max_concurrency))
+    try:
+        for item in items:
+            summary.total += 1
+            key = item_id(item)
+            if key in finished:
+                summary.skipped += 1
+                bar.update(1)
+                continue
+            finished.add(key)  # also drops duplicate inputs within this run
+            in_flight[pool.submit(attempt, item, key)] = (key, item)
+            collect(block_until=2 * max(1, max_concurrency))
+        collect(block_until=0)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        results.close()
+        failures.close()
+        bar.close()
+    summary.seconds = time.monotonic() - start
+    logger.info("%s: %s", desc, summary)
+    return summary
