@@ -1,0 +1,17 @@
+"""Locate the shared evaluation data next to the repository (``../shared/data``); never copied into the repo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared_data(name: str) -> Path:
+    """Path of ``name`` under the shared data folder, or skip the calling test when it is absent."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"shared data file {path} is absent (expected next to the repository in ../shared/data)")
+    return path
