@@ -285,3 +285,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         flush=True,
     )
     return stats
+
+
+if __name__ == "__main__":
+    main()

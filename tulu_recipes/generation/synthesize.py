@@ -293,3 +293,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     stats = synthesize(config)
     print(f"synthesize: {stats.get('summary', '')} rows={stats.get('rows', 0)}", flush=True)
     return stats
+
+
+if __name__ == "__main__":
+    main()
