@@ -1,0 +1,46 @@
+"""IFEval verifier (Zhou et al., arXiv 2311.07911) with strict and loose modes, no downloads.
+
+``verify(completion, ground_truth, *, loose=False) -> bool`` accepts either open-instruct's RLVR
+format (``{"func_name": ..., <kwargs>}``, JSON string or dict; see ``open_instruct``) or Google's
+(``{"instruction_id_list": [...], "kwargs": [...], "prompt": ...}``); every instruction must be
+followed. It never raises: malformed input gives False. ``check_instructions`` gives per-instruction
+verdicts for the evaluation CLI (``python -m rewards.ifeval``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from rewards.ifeval.evaluate import accuracies, check_instructions, loose_variants
+from rewards.ifeval.instructions import CHECKERS
+from rewards.ifeval.open_instruct import FUNCTION_NAMES, translate_ground_truth
+
+__all__ = ["CHECKERS", "FUNCTION_NAMES", "accuracies", "check_instructions", "loose_variants", "verify"]
+
+
+def verify(completion: str, ground_truth: str | Mapping[str, Any], *, loose: bool = False) -> bool:
+    """True when ``completion`` follows every instruction in ``ground_truth``."""
+    try:
+        if not isinstance(completion, str):
+            return False
+        gt = json.loads(ground_truth) if isinstance(ground_truth, (str, bytes)) else ground_truth
+        if not isinstance(gt, Mapping):
+            return False
+        if "func_name" in gt:
+            pairs = translate_ground_truth(gt)
+            ids = [iid for iid, _ in pairs]
+            kwargs = [kw for _, kw in pairs]
+            prompt = ""
+        else:
+            ids = list(gt["instruction_id_list"])
+            kwargs = list(gt.get("kwargs") or [{}] * len(ids))
+            prompt = str(gt.get("prompt") or "")
+            if len(kwargs) != len(ids):
+                return False
+        if not ids:
+            return False
+        return all(check_instructions(prompt, completion, ids, kwargs, loose=loose))
+    except Exception:  # noqa: BLE001 - the verifier contract: bad input is simply not rewarded
+        return False
