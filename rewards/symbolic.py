@@ -1,0 +1,113 @@
+"""Symbolic equivalence of two LaTeX answers, meant to run inside a time-limited worker.
+
+Rule: ``equivalent(candidate, gold)`` is True when math-verify, given both strings as LaTeX (each
+wrapped in ``\\boxed{}`` and parsed with its LaTeX grammar only), judges them equal: numbers up to
+exact/rounded equality, expressions by ``simplify(a - b) == 0``-style checks, comma lists and ``\\{..\\}``
+as unordered sets, ``(a, b)``/``[a, b)`` as ordered tuples/intervals. Parsing goes through
+latex2sympy2_extended's ANTLR grammar; math-verify's Python-expression extractor is never enabled, so
+no model text is ever handed to a Python-syntax parser. math-verify's SIGALRM timeouts are switched
+off here: the caller (``rewards.limits``) enforces a hard per-item limit by killing the worker.
+
+:func:`symbolic_allowed` is the cheap gate run before any parse: candidates longer than
+:data:`MAX_SYMBOLIC_CHARS`, deeper than :data:`MAX_BRACE_DEPTH` braces, with exponent towers
+(``9^{9^{9}}``, ``9^9^9``), exponents over four digits, factorials of numbers over three digits,
+digit runs over :data:`MAX_DIGITS`, or TeX file/shell primitives are refused (scored as not equal).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+
+MAX_SYMBOLIC_CHARS = 1000
+MAX_BRACE_DEPTH = 12
+MAX_DIGITS = 40
+_BIG_FACTORIAL = re.compile(r"\d{4,}\s*\}?\s*!|\\(?:Gamma|factorial)")
+_BIG_EXPONENT = re.compile(r"\^\s*\{?\s*[-+]?\d{5,}")
+_LONG_DIGITS = re.compile(r"\d{" + str(MAX_DIGITS + 1) + ",}")
+_DANGEROUS = re.compile(r"\\(?:input|include|write|immediate|openout|read|catcode|def|csname|usepackage)\b|__")
+
+
+def _exponent_end(text: str, caret: int) -> int:
+    """Index just past the exponent that follows the ``^`` at ``caret``."""
+    i = caret + 1
+    while i < len(text) and text[i] == " ":
+        i += 1
+    if i >= len(text):
+        return i
+    if text[i] == "{":
+        depth = 0
+        for j in range(i, len(text)):
+            if text[j] == "{":
+                depth += 1
+            elif text[j] == "}":
+                depth -= 1
+                if depth == 0:
+                    return j + 1
+        return len(text)
+    if text[i] == "\\":
+        match = re.match(r"\\[a-zA-Z]+", text[i:])
+        return i + (match.end() if match else 2)
+    return i + 1
+
+
+def has_power_tower(text: str) -> bool:
+    """True when an exponent itself contains ``^`` or is directly followed by another ``^``."""
+    for caret in (i for i, ch in enumerate(text) if ch == "^"):
+        end = _exponent_end(text, caret)
+        if "^" in text[caret + 1 : end]:
+            return True
+        rest = text[end : end + 3].lstrip()
+        if rest.startswith("^"):
+            return True
+    return False
+
+
+def symbolic_allowed(text: str) -> bool:
+    """Whether ``text`` is small and tame enough to hand to the symbolic parser (rule above)."""
+    if not text or len(text) > MAX_SYMBOLIC_CHARS or not text.isprintable():
+        return False
+    depth = deepest = 0
+    for ch in text:
+        if ch == "{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == "}":
+            depth -= 1
+    if deepest > MAX_BRACE_DEPTH:
+        return False
+    if _DANGEROUS.search(text) or _BIG_FACTORIAL.search(text) or _BIG_EXPONENT.search(text):
+        return False
+    if _LONG_DIGITS.search(text):
+        return False
+    return text.count("^") <= 1 or not has_power_tower(text)
+
+
+@lru_cache(maxsize=8192)
+def _parse(latex: str) -> tuple:
+    from math_verify import LatexExtractionConfig, parse
+
+    config = [LatexExtractionConfig(boxed_match_priority=0)]
+    return tuple(parse("\\boxed{" + latex + "}", extraction_config=config, parsing_timeout=None))
+
+
+def equivalent(candidate: str, gold: str) -> bool:
+    """Whether ``candidate`` and ``gold`` are the same mathematical object (rule in the docstring)."""
+    if not (symbolic_allowed(candidate) and symbolic_allowed(gold)):
+        return False
+    from math_verify import verify
+
+    gold_parsed, cand_parsed = _parse(gold), _parse(candidate)
+    if not gold_parsed or not cand_parsed:
+        return False
+    return bool(verify(list(gold_parsed), list(cand_parsed), timeout_seconds=None, raise_on_error=False))
+
+
+def _quiet() -> None:
+    """math-verify logs a warning per unparsable answer and per disabled timeout; silence it."""
+    for name in ("math_verify", "latex2sympy2_extended"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+_quiet()
