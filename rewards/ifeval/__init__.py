@@ -35,7 +35,8 @@ def verify(completion: str, ground_truth: str | Mapping[str, Any], *, loose: boo
             prompt = ""
         else:
             ids = list(gt["instruction_id_list"])
-            kwargs = list(gt.get("kwargs") or [{}] * len(ids))
+            raw = gt.get("kwargs")
+            kwargs = [{}] * len(ids) if raw is None else list(raw)
             prompt = str(gt.get("prompt") or "")
             if len(kwargs) != len(ids):
                 return False
