@@ -250,13 +250,14 @@ def test_google_format_requires_every_instruction():
 def test_language_detection_is_deterministic_across_runs_and_threads():
     # Short mixed text whose langdetect verdict depends on the random seed when unseeded.
     text = "<<CANINE CROONERS>>\n\nWHY DID THE STARTUP THAT SELLS DOG FOOD WRITE A SONG?"
-    first = [detect_language(text) for _ in range(5)]
+    uncached = detect_language.__wrapped__  # bypass the verdict cache so every call runs the detector
+    first = [uncached(text) for _ in range(5)]
     assert len(set(first)) == 1
     results: list[str | None] = []
 
     def worker():
         for _ in range(5):
-            results.append(detect_language(text))
+            results.append(uncached(text))
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
