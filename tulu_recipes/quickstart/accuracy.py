@@ -1,0 +1,135 @@
+"""Greedy held-out accuracy: generate one answer per prompt with transformers, score it with a verifier.
+
+The quickstart prints this before and after RLVR; an evaluation stage can reuse `greedy_accuracy`.
+
+    python -m tulu_recipes.quickstart.accuracy MODEL_DIR EVAL.jsonl [--reward gsm8k] [--max-new-tokens 48]
+
+Rows are open-instruct RLVR rows (`messages` ending in a user turn, `ground_truth`, `dataset`). The prompt is
+rendered with the model's own chat template (`add_generation_prompt=True`, no added BOS, as in Tülu 3), and a
+row is correct when the verifier returns its full reward (> 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+
+@dataclass
+class AccuracyResult:
+    """Fraction of rows the verifier accepts, overall and per `dataset` value, with the completions."""
+
+    accuracy: float
+    per_dataset: dict[str, float]
+    completions: list[str] = field(repr=False)
+    correct: list[bool] = field(repr=False)
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+@torch.no_grad()
+def generate_greedy(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[list[dict]],
+    max_new_tokens: int = 48,
+    batch_size: int = 64,
+) -> list[str]:
+    """One greedy completion per chat prompt, decoded without special tokens."""
+    was_training = model.training
+    model.eval()
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    outputs: list[str] = []
+    try:
+        for start in range(0, len(prompts), batch_size):
+            texts = [
+                tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True)
+                for p in prompts[start : start + batch_size]
+            ]
+            batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+            generated = model.generate(
+                **batch,
+                do_sample=False,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=pad_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+            outputs.extend(
+                tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+            )
+    finally:
+        tokenizer.padding_side = side
+        model.train(was_training)
+    return outputs
+
+
+def greedy_accuracy(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    rows: Sequence[dict],
+    reward: str = "gsm8k",
+    max_new_tokens: int = 48,
+    batch_size: int = 64,
+) -> AccuracyResult:
+    """Greedy-decode every row's prompt and score it with the named verifier from the `rewards` registry."""
+    from rewards import load_reward
+
+    if not rows:
+        raise ValueError("no rows to evaluate")
+    prompts = [row["messages"] for row in rows]
+    completions = generate_greedy(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    scorer = load_reward(reward)
+    datasets = [str(row.get("dataset", reward)) for row in rows]
+    scores = scorer(
+        prompts=prompts,
+        completions=completions,
+        ground_truth=[row["ground_truth"] for row in rows],
+        dataset=datasets,
+    )
+    correct = [s is not None and s > 0 for s in scores]
+    per_dataset: dict[str, float] = {}
+    for name in sorted(set(datasets)):
+        hits = [c for c, d in zip(correct, datasets, strict=True) if d == name]
+        per_dataset[name] = sum(hits) / len(hits)
+    return AccuracyResult(sum(correct) / len(correct), per_dataset, completions, correct)
+
+
+def accuracy_of(model_dir: str | Path, eval_path: str | Path, reward: str = "gsm8k", max_new_tokens: int = 48,
+                limit: int | None = None) -> AccuracyResult:
+    """Load a saved model + tokenizer (with its chat template) and measure its greedy accuracy on a JSONL file."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    rows = read_rows(eval_path)[:limit]
+    return greedy_accuracy(model, tokenizer, rows, reward=reward, max_new_tokens=max_new_tokens)
+
+
+def main(argv: list[str] | None = None) -> AccuracyResult:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("eval_file")
+    parser.add_argument("--reward", default="gsm8k")
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--label", default=None, help="Name printed before the number.")
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    result = accuracy_of(args.model, args.eval_file, args.reward, args.max_new_tokens, args.limit)
+    label = args.label or args.model
+    detail = ", ".join(f"{k} {v:.1%}" for k, v in result.per_dataset.items())
+    print(f"{label}: greedy accuracy {result.accuracy:.1%} on {len(result.correct)} held-out prompts ({detail})")
+    return result
+
+
+if __name__ == "__main__":
+    main()
