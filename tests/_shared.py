@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,5 +14,7 @@ def shared_data(name: str) -> Path:
     """Path of ``name`` under the shared data folder, or skip the calling test when it is absent."""
     path = SHARED_DATA / name
     if not path.exists():
+        if os.environ.get("TULU_REQUIRE_SHARED_DATA") == "1":  # set by .ci/run: in CI the data must be there
+            pytest.fail(f"shared data file {path} is absent but TULU_REQUIRE_SHARED_DATA=1")
         pytest.skip(f"shared data file {path} is absent (expected next to the repository in ../shared/data)")
     return path
