@@ -1,0 +1,64 @@
+"""DPO stage: `tulu-recipes dpo recipe.yaml` (or `accelerate launch -m tulu_recipes.stages.dpo recipe.yaml`).
+
+Starts from the SFT model: its tokenizer (with the `<pad>` token SFT added) is reused, and the recipe's
+`chat_template` selects the template by name (the inference text; DPO needs no generation markers because TRL
+derives the completion mask from the rendered prompt). The preference mixture goes through the same mixer and
+filters as SFT.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from trl import ModelConfig, get_peft_config
+
+from tulu_recipes.chat_templates import ChatTemplate
+from tulu_recipes.config import parse_recipe, run_cli, save_recipe
+from tulu_recipes.script_args import TuluScriptArguments
+from tulu_recipes.stages.common import finish_outputs, load_causal_lm, load_stage_data, load_tokenizer, template_for
+from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
+
+logger = logging.getLogger("tulu_recipes")
+PREFERENCE_COLUMNS = ["prompt", "chosen", "rejected"]
+
+
+def warn_on_template_change(model_path: str | None, template: ChatTemplate) -> None:
+    """The SFT checkpoint saved the template it was trained with; DPO on another template is usually a mistake."""
+    saved = Path(model_path or "") / "chat_template.jinja"
+    if saved.is_file() and saved.read_text(encoding="utf-8") not in (template.inference, template.training):
+        logger.warning(
+            "The chat template saved with %s differs from the recipe's `chat_template: %s`; DPO will use the "
+            "recipe's template.",
+            model_path,
+            template.name,
+        )
+
+
+def main(argv: list[str] | None = None) -> TuluDPOTrainer:
+    script_args, training_args, model_args = parse_recipe([TuluScriptArguments, TuluDPOConfig, ModelConfig], argv)
+    save_recipe(training_args.output_dir, script_args, training_args, model_args)
+
+    template = template_for(script_args)
+    warn_on_template_change(model_args.model_name_or_path, template)
+    tokenizer = load_tokenizer(model_args, template, training=False)
+    seed = training_args.data_seed or training_args.seed
+    data = load_stage_data(script_args, seed, "preference", training_args.output_dir)
+
+    trainer = TuluDPOTrainer(
+        model=load_causal_lm(model_args, tokenizer),
+        args=training_args,
+        train_dataset=data.train.select_columns(PREFERENCE_COLUMNS),
+        eval_dataset=data.test.select_columns(PREFERENCE_COLUMNS) if data.test is not None else None,
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+    )
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+
+    trainer.save_model(training_args.output_dir)
+    finish_outputs(training_args.output_dir, tokenizer, template, script_args, training_args, model_args)
+    return trainer
+
+
+if __name__ == "__main__":
+    run_cli(main)

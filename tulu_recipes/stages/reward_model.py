@@ -1,0 +1,64 @@
+"""Reward-model stage: `tulu-recipes reward-model recipe.yaml` (or `python recipes/reward_model.py recipe.yaml`).
+
+Trains a 1-label sequence classifier from the SFT model on a preference mixture. The saved model is what the RLVR
+stage loads as its PPO value model: `AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)`.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import AutoModelForSequenceClassification, PreTrainedModel, PreTrainedTokenizerBase
+from trl import ModelConfig, RewardTrainer, get_peft_config
+
+from tulu_recipes.config import parse_recipe, run_cli, save_recipe
+from tulu_recipes.script_args import TuluScriptArguments
+from tulu_recipes.stages.common import finish_outputs, load_stage_data, load_tokenizer, template_for
+from tulu_recipes.trainers.reward_model import TuluRewardConfig
+
+PREFERENCE_COLUMNS = ["prompt", "chosen", "rejected"]
+
+
+def load_reward_model(model_args: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
+    """The causal LM's backbone with a fresh scalar head (`num_labels=1`), sized for the tokenizer's pad token."""
+    dtype = model_args.dtype if model_args.dtype in (None, "auto") else getattr(torch, model_args.dtype)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_args.model_name_or_path,
+        revision=model_args.model_revision,
+        num_labels=1,
+        dtype=dtype,
+        attn_implementation=model_args.attn_implementation,
+        trust_remote_code=getattr(model_args, "trust_remote_code", False),
+    )
+    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=8)
+    # The classifier scores the last non-pad token, so it must know the pad id.
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def main(argv: list[str] | None = None) -> RewardTrainer:
+    script_args, training_args, model_args = parse_recipe([TuluScriptArguments, TuluRewardConfig, ModelConfig], argv)
+    save_recipe(training_args.output_dir, script_args, training_args, model_args)
+
+    template = template_for(script_args)
+    tokenizer = load_tokenizer(model_args, template, training=False)
+    seed = training_args.data_seed or training_args.seed
+    data = load_stage_data(script_args, seed, "preference", training_args.output_dir)
+
+    trainer = RewardTrainer(
+        model=load_reward_model(model_args, tokenizer),
+        args=training_args,
+        train_dataset=data.train.select_columns(PREFERENCE_COLUMNS),
+        eval_dataset=data.test.select_columns(PREFERENCE_COLUMNS) if data.test is not None else None,
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+    )
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+
+    trainer.save_model(training_args.output_dir)
+    finish_outputs(training_args.output_dir, tokenizer, template, script_args, training_args, model_args)
+    return trainer
+
+
+if __name__ == "__main__":
+    run_cli(main)
