@@ -194,6 +194,9 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
         env = recipe.pop("env", None) or {}
         if not isinstance(env, dict):
             raise RecipeError(f"'env' in {recipe_path} must be a mapping of environment variables")
+        if isinstance(recipe.get("resume_from_checkpoint"), bool):
+            # `true` = the latest complete checkpoint in output_dir; TrainingArguments types the field as a string.
+            recipe["resume_from_checkpoint"] = "true" if recipe["resume_from_checkpoint"] else None
         check_recipe(recipe, dataclass_types, recipe_path)
         for name, value in env.items():
             os.environ[str(name)] = str(value)

@@ -50,6 +50,13 @@ class TuluScriptArguments(ScriptArguments):
         default=False,
         metadata={"help": "Only report contaminated sources found by `decontaminate_against`, do not stop."},
     )
+    max_nonfinite_steps: int = field(
+        default=5,
+        metadata={
+            "help": "Skip optimizer steps with a non-finite loss or gradient; stop after this many in a row "
+            "(0: never stop)."
+        },
+    )
 
     def mixture_sources(self) -> list[dict]:
         """The sources to mix: `dataset_mixer`, or `dataset_name` as a single full source."""
