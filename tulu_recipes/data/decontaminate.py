@@ -21,11 +21,12 @@ instance), ``drop-sources`` (drop every row of a contaminated source; the paper'
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
 
+from tulu_recipes.data.decontam_aggregate import build_report, label_array
 from tulu_recipes.data.decontam_evalsets import (
     DEFAULT_EVAL_SETS,
     DEFAULT_EVAL_SPECS,
@@ -35,7 +36,7 @@ from tulu_recipes.data.decontam_evalsets import (
     parse_eval_spec,
 )
 from tulu_recipes.data.decontam_index import EvalIndex, build_index
-from tulu_recipes.data.decontam_match import match_rows, shared_spans
+from tulu_recipes.data.decontam_match import match_rows
 from tulu_recipes.data.decontam_report import Cell, Example, Report
 from tulu_recipes.data.decontam_scan import RowSource, scan_parts
 from tulu_recipes.data.decontam_text import prompt_segments, prompt_text, tokenize
@@ -67,82 +68,6 @@ Mode = Literal["report", "drop-instances", "drop-sources"]
 MODES: tuple[str, ...] = ("report", "drop-instances", "drop-sources")
 
 
-def _label_array(labels: Any, n_rows: int) -> np.ndarray:
-    """Per-row source labels as an object array (a single string label is repeated)."""
-    if isinstance(labels, str):
-        return np.full(n_rows, labels, dtype=object)
-    return np.asarray([str(x) for x in labels], dtype=object)
-
-
-def _label_groups(labels: Any, n_rows: int) -> dict[str, np.ndarray]:
-    """Row indices per label, labels in order of first appearance."""
-    if isinstance(labels, str):
-        return {labels: np.arange(n_rows, dtype=np.int64)}
-    groups: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        groups.setdefault(str(label), []).append(i)
-    return {k: np.array(v, dtype=np.int64) for k, v in groups.items()}
-
-
-def _build_report(
-    index: EvalIndex,
-    parts: Sequence[RowSource],
-    labels: Sequence[Any],
-    pairs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
-    overlap_threshold: float,
-    contamination_threshold: float,
-    max_examples: int,
-) -> Report:
-    source_sizes: dict[str, int] = {}
-    cells: list[Cell] = []
-    flagged: dict[str, list[int]] = {}
-    for part, label_spec, (rows, inst, covered) in zip(parts, labels, pairs, strict=True):
-        groups = _label_groups(label_spec, len(part))
-        row_label = None if isinstance(label_spec, str) else _label_array(label_spec, len(part))
-        for label, members in groups.items():
-            if label in source_sizes:
-                raise ValueError(f"training source {label!r} given twice")
-            source_sizes[label] = int(members.size)
-            mine = np.ones(rows.size, dtype=bool) if row_label is None else row_label[rows] == label
-            s_rows, s_inst, s_cov = rows[mine], inst[mine], covered[mine]
-            flagged[label] = np.unique(s_rows).tolist()
-            for k, name in enumerate(index.set_names):
-                lo, hi = int(index.set_bounds[k]), int(index.set_bounds[k + 1])
-                in_set = (s_inst >= lo) & (s_inst < hi)
-                overlapping = (np.unique(s_inst[in_set]) - lo).tolist()
-                size = hi - lo
-                cell = Cell(
-                    source=label,
-                    eval_set=name,
-                    train_size=int(members.size),
-                    eval_size=size,
-                    overlapping=overlapping,
-                    contaminated=bool(size) and len(overlapping) / size > contamination_threshold,
-                )
-                shown = zip(s_rows[in_set], s_inst[in_set], s_cov[in_set], strict=True)
-                for r, i, c in list(shown)[:max_examples]:
-                    segments = part.prompts(int(r), int(r) + 1)[0]
-                    cell.examples.append(
-                        Example(
-                            train_index=int(r),
-                            eval_index=int(i) - lo,
-                            coverage=float(c / index.inst_len[i]),
-                            eval_text=index.texts[int(i)],
-                            shared=shared_spans(index, segments, int(i)),
-                        )
-                    )
-                cells.append(cell)
-    return Report(
-        ngram=index.ngram,
-        overlap_threshold=overlap_threshold,
-        contamination_threshold=contamination_threshold,
-        source_sizes=source_sizes,
-        eval_sizes={name: index.set_size(name) for name in index.set_names},
-        cells=cells,
-        flagged_rows=flagged,
-    )
-
-
 def _run(
     index: EvalIndex,
     parts: list[RowSource],
@@ -155,9 +80,7 @@ def _run(
     progress: bool,
 ) -> Report:
     pairs = scan_parts(index, parts, overlap_threshold, num_proc, batch_size, progress)
-    return _build_report(
-        index, parts, labels, pairs, overlap_threshold, contamination_threshold, max_examples
-    )
+    return build_report(index, parts, labels, pairs, overlap_threshold, contamination_threshold, max_examples)
 
 
 def scan(
@@ -248,7 +171,7 @@ def decontaminate(
     labels = _dataset_labels(dataset, scan_kwargs.get("source_column", "source"),
                              scan_kwargs.get("source_name", "train"))
     n = len(dataset)
-    label_arr = _label_array(labels, n)
+    label_arr = label_array(labels, n)
     keep = np.ones(n, dtype=bool)
     for source, rows in drops.items():
         if rows is None:
