@@ -1,0 +1,369 @@
+"""Tülu 3 PPO (paper §6, tulu3-recipe §5.2) built on TRL's `RLOOTrainer` machinery.
+
+TRL removed its PPOTrainer in 1.13 and never let it take reward functions (trl-notes §1). `TuluPPOTrainer`
+subclasses `RLOOTrainer` and keeps everything that is not PPO-specific: the dataloader/sampler and generation
+buffering (`num_iterations` = PPO epochs over one rollout batch, `steps_per_generation` = mini-batches),
+generation with transformers or vLLM (colocate and server modes), the reward-function plumbing (`None` rows,
+async functions, `reward_weights`), reference model / PEFT handling, and logging. Written here because TRL lacks
+it: a **value model** and the PPO advantage and loss (the pure math is in `ppo_math.py`):
+
+1. Rollout: per completion token, the policy's log-probs, the reference's, and the value model's V_t (the value
+   at the position that predicts token t). Logits are divided by the temperature (TRL's fused LM head).
+2. Score s = weighted verifier rewards; a completion without EOS scores `non_stop_penalty` (default −10).
+3. Rewards r_t = −β·kl1_t, plus s at the last token; GAE (γ, λ); advantages whitened over the local batch.
+4. Loss = clipped policy loss (token mean) + `vf_coef` × clipped value loss (0.5 × token mean, clip
+   `cliprange_value` around the rollout values).
+
+**Value model.** A 1-label `AutoModelForSequenceClassification` loaded from `value_model_path` (the paper used
+the 8B reward model), or from the policy checkpoint with a fresh scalar head when none is given. Its per-token
+values are the classifier head applied to every position, so before training V at the last token equals the
+reward model's score of the sequence.
+
+**Value optimizer.** The release gave the value model its own AdamW at the policy's LR. Here it is a second
+parameter group of the Trainer's optimizer (same AdamW hyperparameters, LR `value_learning_rate` or the policy's,
+same schedule): AdamW updates every parameter independently, so this is the same update as a separate AdamW,
+and the Trainer checkpoints and resumes it for free. Its gradients are clipped on their own to `max_grad_norm`
+(the release clipped each model separately) and, with several processes, averaged across them. DeepSpeed and
+FSDP are not supported for the value model yet (one process per GPU with DDP, or a single device).
+The value model is saved to `<output_dir>/value_model` with every checkpoint and at the end.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import torch
+from accelerate.utils import gather_object
+from transformers import AutoModelForSequenceClassification, PreTrainedModel, TrainerCallback
+from trl import RLOOConfig, RLOOTrainer
+from trl.models.utils import disable_gradient_checkpointing
+from trl.trainer.utils import disable_dropout_in_model, get_config_model_id, pad, use_adapter
+
+from tulu_recipes.trainers import ppo_math
+from tulu_recipes.trainers.rlvr import NON_STOP_HELP, VerifierRewardsMixin
+
+VALUE_MODEL_DIR = "value_model"
+
+
+@dataclass
+class TuluPPOConfig(RLOOConfig):
+    """`RLOOConfig` with PPO's value-model fields and the Tülu 3 8B PPO defaults (paper Table 21).
+
+    TRL fields with a PPO meaning: `num_generations` = samples per prompt (paper: 1), `num_iterations` = PPO
+    epochs per rollout batch (4), `epsilon` = policy clip (0.2), `beta` = KL coefficient (0.05).
+    """
+
+    value_model_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "1-label sequence-classification checkpoint that initializes the value model (paper: "
+            "allenai/Llama-3.1-Tulu-3-8B-RM). Default: the policy checkpoint with a new scalar head."
+        },
+    )
+    value_learning_rate: float | None = field(
+        default=None, metadata={"help": "Value model learning rate (paper: the policy's). Default: `learning_rate`."}
+    )
+    vf_coef: float = field(default=0.1, metadata={"help": "Weight of the value loss (paper: 0.1)."})
+    cliprange_value: float = field(
+        default=0.2, metadata={"help": "Clip of the value prediction around its rollout value (paper: 0.2)."}
+    )
+    gamma: float = field(default=1.0, metadata={"help": "GAE discount γ (paper: 1.0)."})
+    lam: float = field(default=0.95, metadata={"help": "GAE λ (paper: 0.95)."})
+    whiten_advantages: bool = field(
+        default=True, metadata={"help": "Whiten advantages over the valid tokens of the local batch (paper: yes)."}
+    )
+    non_stop_penalty: float | None = field(default=-10.0, metadata={"help": NON_STOP_HELP})
+    num_generations: int | None = field(default=1, metadata={"help": "Completions per prompt (paper: 1)."})
+    num_iterations: int = field(default=4, metadata={"help": "PPO epochs over each rollout batch (paper: 4)."})
+    beta: float = field(default=0.05, metadata={"help": "KL coefficient β, kl1 in the reward (paper: 0.05 8B)."})
+    epsilon: float = field(default=0.2, metadata={"help": "Policy ratio clip (paper: 0.2)."})
+    learning_rate: float = field(default=3e-7, metadata={"help": "Policy learning rate (paper: 3e-7 8B, 1e-7 70B)."})
+    lr_scheduler_type: str = field(default="linear", metadata={"help": "Schedule (paper: linear)."})
+    warmup_steps: float = field(default=0.0, metadata={"help": "Warmup; a float below 1 is a ratio (paper: 0)."})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature (paper: 1.0)."})
+    max_completion_length: int | None = field(default=2048, metadata={"help": "Response length (paper: 2048)."})
+    disable_dropout: bool = field(default=True, metadata={"help": "Dropout off in policy and value (paper)."})
+
+    def __post_init__(self):
+        try:
+            super().__post_init__()
+        except ValueError as err:
+            # RLOOConfig refuses a single generation because its leave-one-out baseline needs two; PPO's baseline
+            # is the value model. The refusal is the last check of RLOOConfig.__post_init__ (TRL 1.16), so all
+            # batch sizes are already resolved when it is skipped here.
+            if self.num_generations != 1 or "at least 2 generations" not in str(err):
+                raise
+        if self.vf_coef < 0 or self.cliprange_value <= 0:
+            raise ValueError("vf_coef must be >= 0 and cliprange_value > 0")
+        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.lam <= 1.0:
+            raise ValueError("gamma and lam must be in [0, 1]")
+
+
+def load_value_model(
+    path: str, pad_token_id: int | None, vocab_size: int, dtype: torch.dtype | None = None, **kwargs
+) -> PreTrainedModel:
+    """A 1-label sequence classifier from `path` whose embeddings cover the policy tokenizer's `vocab_size`."""
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=dtype, **kwargs)
+    if vocab_size > model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(vocab_size, pad_to_multiple_of=8)
+    model.config.pad_token_id = pad_token_id
+    return model
+
+
+def per_token_values(
+    value_model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> torch.Tensor:
+    """The value head at every position, `(batch, length)`: the classifier's score as if the sequence ended there."""
+    backbone = getattr(value_model, value_model.base_model_prefix)
+    head = getattr(value_model, "score", None)
+    if head is None:
+        raise ValueError(f"{type(value_model).__name__} has no `score` head to use as a value head")
+    hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+    return head(hidden).squeeze(-1).float()
+
+
+def _zero_dropout(model: torch.nn.Module) -> None:
+    disable_dropout_in_model(model)
+    for module in model.modules():  # attention dropout is a float attribute, not an nn.Dropout, in most models
+        if isinstance(getattr(module, "attention_dropout", None), float):
+            module.attention_dropout = 0.0
+
+
+class _ValueModelStep(TrainerCallback):
+    """Prepare the value model's gradients before each optimizer step and clear them after it."""
+
+    def __init__(self, trainer: TuluPPOTrainer) -> None:
+        self.trainer = trainer
+
+    def on_pre_optimizer_step(self, args, state, control, **kwargs):
+        self.trainer._prepare_value_gradients()
+
+    def on_optimizer_step(self, args, state, control, **kwargs):
+        self.trainer.value_model.zero_grad(set_to_none=True)
+
+
+class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
+    """PPO with a value model and verifier rewards; see the module docstring. Text-only prompts."""
+
+    _tag_names = ["trl", "ppo", "tulu-recipes"]
+
+    def __init__(self, *args, value_model: PreTrainedModel | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not isinstance(self.args, TuluPPOConfig):
+            raise TypeError("TuluPPOTrainer needs a TuluPPOConfig")
+        if self.is_deepspeed_enabled or self.is_fsdp_enabled:
+            raise NotImplementedError("TuluPPOTrainer supports a single device or DDP, not DeepSpeed/FSDP, for now")
+        if value_model is None:
+            policy = self.accelerator.unwrap_model(self.model)
+            path = self.args.value_model_path or get_config_model_id(policy.config)
+            value_model = load_value_model(
+                path,
+                self._tokenizer.pad_token_id,
+                len(self._tokenizer),
+                dtype=policy.dtype,
+                trust_remote_code=self.args.trust_remote_code,
+            )
+        if self.args.disable_dropout:
+            _zero_dropout(value_model)
+        if self.args.gradient_checkpointing:
+            value_model.gradient_checkpointing_enable(self.args.gradient_checkpointing_kwargs)
+        self.value_model = value_model.to(self.accelerator.device)
+        self.value_model.train()
+        self.add_callback(_ValueModelStep(self))
+
+    # ----- optimizer, gradients, saving -------------------------------------------------------------------------
+    def create_optimizer(self, model=None):
+        optimizer = super().create_optimizer(model)
+        params = [p for p in self.value_model.parameters() if p.requires_grad]
+        present = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        if not any(id(p) in present for p in params):
+            optimizer.add_param_group(
+                {
+                    "params": params,
+                    "weight_decay": self.args.weight_decay,
+                    "lr": self.args.value_learning_rate or self.args.learning_rate,
+                }
+            )
+        return optimizer
+
+    def _prepare_value_gradients(self) -> None:
+        """Average the value gradients across processes and clip them to `max_grad_norm` on their own."""
+        params = [p for p in self.value_model.parameters() if p.grad is not None]
+        if not params:
+            return
+        if self.accelerator.num_processes > 1:
+            for p in params:
+                p.grad = self.accelerator.reduce(p.grad, reduction="mean")
+        max_norm = self.args.max_grad_norm if self.args.max_grad_norm and self.args.max_grad_norm > 0 else float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+        self._metrics["train"]["value/grad_norm"].append(norm.item())
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        super().save_model(output_dir, _internal_call)
+        if self.accelerator.is_main_process:
+            self.value_model.save_pretrained(os.path.join(output_dir or self.args.output_dir, VALUE_MODEL_DIR))
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        super()._load_from_checkpoint(resume_from_checkpoint, model)
+        saved = os.path.join(resume_from_checkpoint, VALUE_MODEL_DIR)
+        if model is None and os.path.isdir(saved):
+            state = AutoModelForSequenceClassification.from_pretrained(saved, dtype=self.value_model.dtype)
+            self.value_model.load_state_dict(state.state_dict())
+
+    # ----- rollout ----------------------------------------------------------------------------------------------
+    def _completion_values(self, input_ids, attention_mask, logits_to_keep: int, batch_size: int) -> torch.Tensor:
+        """V_t for each completion token: the value at the position just before it, in chunks of `batch_size`."""
+        chunks = []
+        for start in range(0, input_ids.size(0), batch_size):
+            ids, mask = input_ids[start : start + batch_size], attention_mask[start : start + batch_size]
+            values = per_token_values(self.value_model, ids, mask)
+            chunks.append(values[:, -logits_to_keep - 1 : -1])
+        return torch.cat(chunks, dim=0)
+
+    def _reference_logps(self, input_ids, attention_mask, logits_to_keep: int, batch_size: int) -> torch.Tensor:
+        if self.ref_model is not None:
+            logps, _, _ = self._get_per_token_logps_and_entropies(
+                self.ref_model, input_ids, attention_mask, logits_to_keep, batch_size
+            )
+            return logps
+        model = self.accelerator.unwrap_model(self.model)  # PEFT: the reference is the adapter-free (or "ref") model
+        with use_adapter(model, adapter_name="ref" if "ref" in model.peft_config else None):
+            logps, _, _ = self._get_per_token_logps_and_entropies(
+                self.model, input_ids, attention_mask, logits_to_keep, batch_size
+            )
+        return logps
+
+    def _pad(self, sequences: list[list[int]], side: str) -> tuple[torch.Tensor, torch.Tensor]:
+        tensors = [torch.tensor(ids, dtype=torch.long) for ids in sequences]
+        ids = pad(tensors, padding_value=self._tokenizer.pad_token_id, padding_side=side,
+                  pad_to_multiple_of=self.pad_to_multiple_of)
+        mask = pad([torch.ones_like(t) for t in tensors], padding_value=0, padding_side=side,
+                   pad_to_multiple_of=self.pad_to_multiple_of)
+        device = self.accelerator.device
+        return ids.to(device), mask.to(device)
+
+    def _generate_and_score_completions(self, inputs: list[dict]) -> dict[str, torch.Tensor]:
+        mode = "train" if self.model.training else "eval"
+        if any("image" in x or "images" in x for x in inputs):
+            raise ValueError("TuluPPOTrainer supports text prompts only")
+        prompts = [x["prompt"] for x in inputs]
+        prompt_ids_list, completion_ids_list, completions = self._generate(prompts)  # TRL: transformers or vLLM
+        prompt_ids, prompt_mask = self._pad(prompt_ids_list, "left")
+        completion_ids, completion_mask = self._pad(completion_ids_list, "right")
+        input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
+        attention_mask = torch.cat([prompt_mask, completion_mask], dim=1)
+        logits_to_keep = completion_ids.size(1)
+        batch_size = self.args.per_device_train_batch_size if mode == "train" else self.args.per_device_eval_batch_size
+
+        with torch.no_grad(), disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs):
+            old_logps, _, _ = self._get_per_token_logps_and_entropies(
+                self.model, input_ids, attention_mask, logits_to_keep, batch_size
+            )
+            ref_logps = (
+                self._reference_logps(input_ids, attention_mask, logits_to_keep, batch_size)
+                if self.beta != 0.0
+                else None
+            )
+            with disable_gradient_checkpointing(self.value_model, self.args.gradient_checkpointing_kwargs):
+                old_values = self._completion_values(input_ids, attention_mask, logits_to_keep, batch_size)
+
+        # TRL's reward plumbing (+ no-EOS penalty and per-dataset metrics from the mixin); gathered over processes
+        rewards_per_func = self._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        rank, n = self.accelerator.process_index, len(prompts)
+        local = slice(rank * n, (rank + 1) * n)
+        weights = self.reward_weights.to(rewards_per_func.device).unsqueeze(0)
+        all_scores = (rewards_per_func * weights).nansum(dim=1)
+        scored = ~torch.isnan(rewards_per_func[local]).all(dim=1)
+        scores = all_scores[local]
+        # a row that no reward function scores carries no signal: it is left out of both losses
+        loss_mask = completion_mask * scored.unsqueeze(1).to(completion_mask.dtype)
+
+        rewards, kl = ppo_math.token_rewards(scores, old_logps, ref_logps, loss_mask, self.beta)
+        advantages, returns = ppo_math.gae(rewards, old_values, loss_mask, self.args.gamma, self.args.lam)
+        if self.args.whiten_advantages:
+            advantages = ppo_math.masked_whiten(advantages, loss_mask)
+
+        self._log_rollout(mode, rewards_per_func, all_scores, kl, loss_mask, old_values, returns)
+        self._log_completions_table(prompts, completions, rewards_per_func, advantages, loss_mask)
+        return {
+            "prompt_ids": prompt_ids,
+            "prompt_mask": prompt_mask,
+            "completion_ids": completion_ids,
+            "completion_mask": completion_mask,
+            "loss_mask": loss_mask,
+            "old_logps": old_logps,
+            "old_values": old_values,
+            "advantages": advantages,
+            "returns": returns,
+        }
+
+    def _log_rollout(self, mode, rewards_per_func, all_scores, kl, mask, values, returns) -> None:
+        metrics = self._metrics[mode]
+        stats = self.accelerator.reduce(
+            torch.stack([(kl * mask).sum(), mask.sum().float(), mask.any(dim=1).sum().float()]),
+            reduction="sum",
+        )
+        if self.beta != 0.0:
+            metrics["kl"].append((stats[0] / stats[1].clamp(min=1.0)).item())
+            metrics["kl_per_sequence"].append((stats[0] / stats[2].clamp(min=1.0)).item())
+        for i, name in enumerate(self.reward_func_names):
+            metrics[f"rewards/{name}/mean"].append(torch.nanmean(rewards_per_func[:, i]).item())
+        scored = ~torch.isnan(rewards_per_func).all(dim=1)
+        if scored.any():
+            metrics["reward"].append(all_scores[scored].mean().item())
+        metrics["value/mean"].append(ppo_math.masked_mean(values, mask).item())
+        metrics["value/explained_variance"].append(ppo_math.explained_variance(values, returns, mask).item())
+        # what TRL's own `_generate_and_score_completions` does with values sent by reward functions
+        for name in sorted(set(gather_object(list(self._pending_metrics)))):
+            values_ = self._pending_metrics.get(name, [])
+            total = self.accelerator.gather(torch.tensor([sum(values_), len(values_)], dtype=torch.float32,
+                                                         device=self.accelerator.device))
+            total = total.view(-1, 2).sum(dim=0).tolist()
+            metrics[name].append(total[0] / max(total[1], 1.0))
+        self._pending_metrics.clear()
+
+    def _log_completions_table(self, prompts, completions, rewards_per_func, advantages, mask) -> None:
+        self._logs["prompt"].extend(gather_object(prompts))
+        self._logs["completion"].extend(gather_object(completions))
+        for i, name in enumerate(self.reward_func_names):
+            self._logs["rewards"][name].extend(rewards_per_func[:, i].tolist())
+        self._logs["advantages"].extend(gather_object(advantages[:, 0].tolist()))  # the first token's advantage
+        for column in sorted(set(gather_object(list(self._pending_extra_logs)))):
+            values = self._pending_extra_logs.get(column, [None] * len(prompts))
+            self._logs["extra"][column].extend(gather_object(values))
+        self._pending_extra_logs.clear()
+
+    # ----- loss -------------------------------------------------------------------------------------------------
+    def _compute_loss(self, model, inputs):
+        mode = "train" if self.model.training else "eval"
+        input_ids = torch.cat([inputs["prompt_ids"], inputs["completion_ids"]], dim=1)
+        attention_mask = torch.cat([inputs["prompt_mask"], inputs["completion_mask"]], dim=1)
+        logits_to_keep = inputs["completion_ids"].size(1)
+        mask = inputs["loss_mask"]
+
+        logps, entropies, _ = self._get_per_token_logps_and_entropies(
+            model, input_ids, attention_mask, logits_to_keep, compute_entropy=True
+        )
+        pg_loss, pg_clip = ppo_math.policy_loss(
+            logps, inputs["old_logps"], inputs["advantages"], mask, self.epsilon_low
+        )
+        values = per_token_values(self.value_model, input_ids, attention_mask)[:, -logits_to_keep - 1 : -1]
+        vf_loss, vf_clip = ppo_math.value_loss(
+            values, inputs["old_values"], inputs["returns"], mask, self.args.cliprange_value
+        )
+        loss = pg_loss + self.args.vf_coef * vf_loss
+
+        with torch.no_grad():
+            log_ratio = logps - inputs["old_logps"]
+            approx_kl = ppo_math.masked_mean(0.5 * log_ratio**2, mask)
+            stats = torch.stack([pg_loss, vf_loss, pg_clip, vf_clip, approx_kl, ppo_math.masked_mean(entropies, mask)])
+            stats = self.accelerator.gather(stats.detach().unsqueeze(0)).mean(dim=0).tolist()
+        metrics = self._metrics[mode]
+        for key, value in zip(
+            ["policy_loss", "value_loss", "clip_ratio/region_mean", "value/clip_ratio", "approx_kl", "entropy"],
+            stats,
+            strict=True,
+        ):
+            metrics[key].append(value)
+        return loss
