@@ -1,4 +1,4 @@
-"""Locate the shared evaluation data next to the repository (``../shared/data``); never copied into the repo."""
+"""Locate the shared evaluation data next to the repository (``../shared/data``); never copy it in."""
 
 from __future__ import annotations
 
