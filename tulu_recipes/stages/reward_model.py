@@ -13,6 +13,7 @@ from trl import ModelConfig, RewardTrainer, get_peft_config
 from tulu_recipes.config import parse_recipe, run_cli, save_recipe
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages.common import finish_outputs, load_stage_data, load_tokenizer, template_for
+from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks, resolve_resume
 from tulu_recipes.trainers.reward_model import TuluRewardConfig
 
 PREFERENCE_COLUMNS = ["prompt", "chosen", "rejected"]
@@ -52,8 +53,9 @@ def main(argv: list[str] | None = None) -> RewardTrainer:
         eval_dataset=data.test.select_columns(PREFERENCE_COLUMNS) if data.test is not None else None,
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
+        callbacks=fault_tolerance_callbacks(script_args.max_nonfinite_steps),
     )
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.train(resume_from_checkpoint=resolve_resume(training_args.resume_from_checkpoint, training_args.output_dir))
 
     trainer.save_model(training_args.output_dir)
     finish_outputs(training_args.output_dir, tokenizer, template, script_args, training_args, model_args)
