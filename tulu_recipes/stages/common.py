@@ -78,16 +78,21 @@ def load_stage_data(script_args: TuluScriptArguments, seed: int, kind: str, outp
 
 
 def check_contamination(result: MixtureResult, script_args: TuluScriptArguments, output_dir: str | None) -> None:
-    """Stop before training when a source overlaps a declared evaluation set (paper §3.2 rule)."""
-    from tulu_recipes.data.decontaminate import check_mixture
+    """Stop before training when a source overlaps a declared evaluation set (paper §3.2: 8-grams, 50%, 2%)."""
+    from tulu_recipes.data.decontaminate import build_index, load_eval_sets, scan_dataset
 
-    report = check_mixture(result.train, script_args.decontaminate_against, output_dir=output_dir)
-    contaminated = report.contaminated_sources()
+    index = build_index(load_eval_sets(list(script_args.decontaminate_against)))
+    report = scan_dataset(result.train, index, source_column="source")
+    if output_dir:
+        report.write(output_dir)
+    logger.info("Decontamination:\n%s", report.to_markdown())
+    contaminated = report.contaminated_sources
     if contaminated and not script_args.allow_contaminated:
         raise RecipeError(
             "contaminated training sources: "
             + ", ".join(contaminated)
-            + " (see decontamination report; set `allow_contaminated: true` to train anyway)"
+            + f" (report: {output_dir or 'not saved'}/decontamination.md; set `allow_contaminated: true` to train "
+            "anyway, or drop them with `tulu-recipes decontaminate`)"
         )
 
 
