@@ -1,0 +1,107 @@
+"""RLVR stage: `python recipes/rlvr.py recipe.yaml` (or `accelerate launch recipes/rlvr.py recipe.yaml`).
+
+`algorithm: ppo | grpo | rloo` picks the trainer and with it the config class whose fields the recipe may use:
+`TuluPPOConfig` (the paper's PPO with a value model), `TuluGRPOConfig`, `TuluRLOOConfig`. Rewards are verifiers
+from the `rewards` registry, `reward_funcs: [verifiable]` by default (routes rows on their `dataset` column).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Literal
+
+from trl import ModelConfig, get_peft_config
+
+from tulu_recipes.config import RecipeError, load_yaml, parse_recipe, run_cli, save_recipe
+from tulu_recipes.script_args import TuluScriptArguments
+from tulu_recipes.stages.common import finish_outputs, load_causal_lm, load_stage_data, load_tokenizer, template_for
+from tulu_recipes.trainers.ppo import TuluPPOConfig, TuluPPOTrainer
+from tulu_recipes.trainers.rlvr import TuluGRPOConfig, TuluGRPOTrainer, TuluRLOOConfig, TuluRLOOTrainer
+
+ALGORITHMS = {
+    "ppo": (TuluPPOConfig, TuluPPOTrainer),
+    "grpo": (TuluGRPOConfig, TuluGRPOTrainer),
+    "rloo": (TuluRLOOConfig, TuluRLOOTrainer),
+}
+RLVR_COLUMNS = ["prompt", "ground_truth", "dataset"]
+
+
+@dataclass
+class RLVRArguments:
+    """Which RL algorithm, and which verifiers score the completions."""
+
+    algorithm: Literal["ppo", "grpo", "rloo"] = field(
+        default="ppo", metadata={"help": "`ppo` (paper, value model), `grpo` (Tülu 3.1) or `rloo`."}
+    )
+    reward_funcs: list[str] = field(
+        default_factory=lambda: ["verifiable"],
+        metadata={
+            "help": "Verifiers from the `rewards` registry (`verifiable`, `gsm8k`, `math`, `ifeval`) or "
+            "`package.module:function` plug-ins; weights go in `reward_weights`."
+        },
+    )
+    reward_value: float = field(default=10.0, metadata={"help": "Reward of a verified answer (paper: 10)."})
+    ifeval_loose: bool = field(default=False, metadata={"help": "Loose IFEval checking (the paper: strict)."})
+
+
+def algorithm_of(argv: list[str]) -> str:
+    """The `algorithm` a command line asks for: `--algorithm X` wins over the recipe's `algorithm:` key."""
+    value = None
+    for i, token in enumerate(argv):
+        if token == "--algorithm" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif token.startswith("--algorithm="):
+            value = token.split("=", 1)[1]
+    if value is None:
+        path = argv[0] if argv and not argv[0].startswith("-") else None
+        if path is None and "--config" in argv and argv.index("--config") + 1 < len(argv):
+            path = argv[argv.index("--config") + 1]
+        value = load_yaml(path).get("algorithm", "ppo") if path else "ppo"
+    if value not in ALGORITHMS:
+        raise RecipeError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {value!r}")
+    return value
+
+
+def load_rewards(rlvr_args: RLVRArguments) -> list:
+    from rewards import load_reward
+
+    if not rlvr_args.reward_funcs:
+        raise RecipeError("`reward_funcs` is empty: RLVR needs at least one verifier")
+    try:
+        return [load_reward(name, value=rlvr_args.reward_value, loose=rlvr_args.ifeval_loose)
+                for name in rlvr_args.reward_funcs]
+    except (KeyError, ImportError, ValueError) as err:
+        raise RecipeError(f"reward_funcs: {err}") from None
+
+
+def main(argv: list[str] | None = None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config_cls, trainer_cls = ALGORITHMS[algorithm_of(argv)]
+    script_args, rlvr_args, training_args, model_args = parse_recipe(
+        [TuluScriptArguments, RLVRArguments, config_cls, ModelConfig], argv
+    )
+    save_recipe(training_args.output_dir, script_args, rlvr_args, training_args, model_args)
+
+    template = template_for(script_args)
+    tokenizer = load_tokenizer(model_args, template, training=False)
+    data = load_stage_data(script_args, training_args.data_seed or training_args.seed, "rlvr", training_args.output_dir)
+
+    trainer = trainer_cls(
+        model=load_causal_lm(model_args, tokenizer),
+        reward_funcs=load_rewards(rlvr_args),
+        args=training_args,
+        train_dataset=data.train.select_columns(RLVR_COLUMNS),
+        eval_dataset=data.test.select_columns(RLVR_COLUMNS) if data.test is not None else None,
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+    )
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+
+    trainer.save_model(training_args.output_dir)
+    finish_outputs(training_args.output_dir, tokenizer, template, script_args, rlvr_args, training_args, model_args)
+    return trainer
+
+
+if __name__ == "__main__":
+    run_cli(main)
