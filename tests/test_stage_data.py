@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from _shared import shared_data
 
-from tests._shared import shared_data
 from tulu_recipes.config import RecipeError
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages.common import load_stage_data
