@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from _shared import shared_data
 
 from rewards.ifeval.__main__ import evaluate_files, main
-from tests._shared import shared_data
 
 # IFEval paper (arXiv 2311.07911), Table 3, GPT-4.
 PAPER = {
