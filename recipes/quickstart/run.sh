@@ -14,5 +14,15 @@ echo "== 1/1 SFT =="
 "$py" -m tulu_recipes.stages.sft "$here/sft.yaml" --output_dir "$out/sft" --disable_tqdm true
 
 echo
+echo "== RLVR: PPO with the GSM8K verifier, from DPO when present, else SFT =="
+policy="$out/sft"
+if [ -d "$out/dpo" ]; then policy="$out/dpo"; fi
+"$py" -m tulu_recipes.quickstart.accuracy "$policy" "$here/data/eval.jsonl" --label "before RLVR ($(basename "$policy"))"
+"$py" -m tulu_recipes.stages.rlvr "$here/rlvr.yaml" --model_name_or_path "$policy" --output_dir "$out/rlvr" \
+  --disable_tqdm true
+"$py" -m tulu_recipes.quickstart.accuracy "$out/rlvr" "$here/data/eval.jsonl" --label "after RLVR"
+
+echo
 echo "Quickstart finished in $(( $(date +%s) - start ))s. Outputs:"
 echo "  SFT model:   $out/sft  (recipe.yaml, mixture.md, chat template saved with the tokenizer)"
+echo "  RLVR model:  $out/rlvr  (value model in value_model/)"
