@@ -14,6 +14,12 @@ echo "== 1/1 SFT =="
 "$py" -m tulu_recipes.stages.sft "$here/sft.yaml" --output_dir "$out/sft" --disable_tqdm true
 
 echo
+echo "== DPO: length-normalized (dpo_norm, beta 5) on bundled preference pairs, from SFT =="
+# One thread: the tiny model gains nothing from two, and loses a lot when another job shares the cores.
+OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" "$py" -m tulu_recipes.stages.dpo "$here/dpo.yaml" \
+  --model_name_or_path "$out/sft" --output_dir "$out/dpo" --disable_tqdm true
+
+echo
 echo "== RLVR: PPO with the GSM8K verifier, from DPO when present, else SFT =="
 policy="$out/sft"
 if [ -d "$out/dpo" ]; then policy="$out/dpo"; fi
@@ -25,4 +31,5 @@ if [ -d "$out/dpo" ]; then policy="$out/dpo"; fi
 echo
 echo "Quickstart finished in $(( $(date +%s) - start ))s. Outputs:"
 echo "  SFT model:   $out/sft  (recipe.yaml, mixture.md, chat template saved with the tokenizer)"
+echo "  DPO model:   $out/dpo  (reference log-probs cached in ref_logprobs/)"
 echo "  RLVR model:  $out/rlvr  (value model in value_model/)"
