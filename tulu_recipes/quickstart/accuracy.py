@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,19 +78,23 @@ def greedy_accuracy(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     rows: Sequence[dict],
-    reward: str = "gsm8k",
+    reward: str | Callable[..., list[float | None]] = "gsm8k",
     max_new_tokens: int = 48,
     batch_size: int = 64,
 ) -> AccuracyResult:
-    """Greedy-decode every row's prompt and score it with the named verifier from the `rewards` registry."""
-    from rewards import load_reward
-
+    """Greedy-decode every row's prompt and score it with a verifier: a `rewards` registry name or a reward
+    function in TRL's contract (`f(prompts, completions, ground_truth, dataset, ...)`)."""
     if not rows:
         raise ValueError("no rows to evaluate")
     prompts = [row["messages"] for row in rows]
     completions = generate_greedy(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
-    scorer = load_reward(reward)
-    datasets = [str(row.get("dataset", reward)) for row in rows]
+    if isinstance(reward, str):
+        from rewards import load_reward
+
+        scorer = load_reward(reward)
+    else:
+        scorer = reward
+    datasets = [str(row.get("dataset", "all")) for row in rows]
     scores = scorer(
         prompts=prompts,
         completions=completions,
