@@ -1,7 +1,8 @@
 """Entry point of one verifier worker process (``python -m rewards._worker MODULE...``).
 
 Protocol (pickled messages over the process's stdin/stdout, see :mod:`rewards.limits`):
-the worker imports the modules named on its command line, sends ``("ready", pid)``, then for each
+the worker imports the modules named on its command line (calling each one's ``worker_warmup()``
+when it has one), sends ``("ready", pid)``, then for each
 ``(func_path, timeout, [args, ...])`` chunk sends one ``(ok, value)`` per item, in order. Before each
 item its CPU-time limit is raised to "used so far + a margin", so a worker whose parent vanished
 cannot spin forever (the parent's kill is the real, wall-clock limit). Standard output is moved to
@@ -46,9 +47,12 @@ def main() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
     except (ImportError, ValueError, OSError):
         pass
-    for module in sys.argv[1:]:
+    for name in sys.argv[1:]:
         try:
-            importlib.import_module(module)
+            module = importlib.import_module(name)
+            warmup = getattr(module, "worker_warmup", None)
+            if callable(warmup):
+                warmup()
         except Exception:  # noqa: BLE001 - preloading is an optimisation only
             pass
     from rewards.limits import resolve

@@ -11,7 +11,8 @@ worker, ``multiprocessing.Pool`` timeouts leave the stuck worker running, math-v
 SIGALRM-based (main thread only), and multiprocessing's spawn/forkserver workers re-import the
 caller's ``__main__`` script (a training script without a ``__main__`` guard would start itself
 again). So workers are plain ``python -m rewards._worker`` subprocesses that talk pickled messages
-over their stdin/stdout; they import sympy/math-verify once at start, before they report ready.
+over their stdin/stdout; they import sympy/math-verify/IFEval once at start (and run each preloaded
+module's ``worker_warmup()``), before they report ready, so no item pays for imports.
 
 Work is batched: each worker gets a contiguous chunk of items in one message and streams back one
 result per item, so the parent knows when each item started (when the previous result arrived) and
@@ -41,7 +42,7 @@ STARTUP_TIMEOUT = 120.0
 MAX_FAILED_STARTS = 3
 """Consecutive workers that die before reporting ready before a call gives up (all items default)."""
 
-PRELOAD = ("math_verify", "rewards.symbolic")
+PRELOAD = ("math_verify", "rewards.symbolic", "rewards.ifeval")
 _functions: dict[str, Callable[..., Any]] = {}
 
 

@@ -20,6 +20,8 @@ The answer is correct when any of these holds (cheapest first, all but the last 
 - both are exact numbers (integers, decimals, ``\\frac{a}{b}``, ``a/b``), compared as Fractions; this
   check is decisive, as is the same check on unordered comma lists (``1, 2`` == ``2, 1``), a word
   answer (``\\text{east}``) against a word, and numerals in a base (``52_8`` != ``52_9``);
+- a candidate with a word (three letters or more that are not a TeX command) against a gold without
+  one is wrong (prose against a formula);
 - the numeric fingerprint of :mod:`rewards.numeric` (values at fixed rational points) proves the two
   different, or proves two constants equal as exact rationals;
 - otherwise math-verify symbolic equality (:mod:`rewards.symbolic`) in a worker process under a hard
@@ -37,7 +39,7 @@ from fractions import Fraction
 
 from rewards.extract import boxed_all, last_boxed
 from rewards.limits import DEFAULT_TIMEOUT, run_limited
-from rewards.normalize import hendrycks, minerva, minerva_candidates
+from rewards.normalize import UNICODE_TO_TEX, hendrycks, minerva, minerva_candidates
 from rewards.numeric import fingerprint_differs
 from rewards.symbolic import symbolic_allowed
 
@@ -46,6 +48,7 @@ MAX_ANSWER_CHARS = 5000
 _HEDGE_OR = re.compile(r"(?:\\text\{\s*or\s*\}|\bor\b)")
 _EXACT = re.compile(r"^(-?)(?:(\d+(?:\.\d+)?)|\\frac\{(-?\d+)\}\{(-?\d+)\}|(\d+)/(\d+))$")
 _WORD = re.compile(r"^[A-Za-z][A-Za-z ]*$")
+_WORDY = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
 _BASE = re.compile(r"^(-?[0-9A-Za-z.]+)_\{?(\d+)\}?$")
 
 
@@ -136,6 +139,8 @@ def quick_match(candidate: str, gold: str) -> bool | None:
         return cb.groups() == gb.groups()
     if ge is not None and not any(ch.isdigit() or ch == "\\" for ch in c):
         return False
+    if _WORDY.search(c) and not _WORDY.search(g):  # prose against a formula
+        return False
     if symbolic_allowed(c) and symbolic_allowed(g):
         differs = fingerprint_differs(c, g)
         if differs is not None:
@@ -152,6 +157,8 @@ def prepare(completion: str, ground_truth: str) -> tuple[bool | None, str, str]:
     if answer is None or not gold or len(answer) > MAX_ANSWER_CHARS:
         return False, "", gold
     answer = answer.strip()
+    if not answer.isascii():
+        answer = answer.translate(UNICODE_TO_TEX)
     if _HEDGE_OR.search(answer) and not _HEDGE_OR.search(gold):
         return False, answer, gold
     decision = quick_match(answer, gold)

@@ -5,6 +5,7 @@ Why hand-written: the Hendrycks ``strip_string`` rules are not published as a ma
 the rules listed in the recipe doc, section 6.2.
 
 :func:`hendrycks` rule, applied in order:
+0. common unicode math symbols become their TeX commands (``π`` -> ``\\pi``, ``−`` -> ``-``, ``√``, ``∞``, ...);
 1. drop line breaks, ``\\!``, ``\\,``, ``\\;``, ``\\:``, ``\\ ``, ``\\left``/``\\right``, ``\\displaystyle``;
    ``\\dfrac``/``\\tfrac`` become ``\\frac``; ``\\\\`` becomes ``\\`` outside matrices;
 2. degrees (``^\\circ``, ``^{\\circ}``, ``°``), dollars (``\\$``, ``$``) and percent (``\\%``, ``%``) are noise;
@@ -21,6 +22,9 @@ from __future__ import annotations
 
 import re
 
+UNICODE_TO_TEX = str.maketrans({"\u2212": "-", "\u2013": "-", "\u00d7": "\\times ", "\u00b7": "\\cdot ",
+                          "\u03c0": "\\pi ", "\u221e": "\\infty ", "\u221a": "\\sqrt", "\u00bd": "\\frac{1}{2}",
+                          "\u2264": "\\le ", "\u2265": "\\ge ", "\u00b0": "^\\circ"})
 _SPACING = re.compile(r"(?<!\\)\\[!,;:> ]|\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])|\\displaystyle")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")
 _UNIT_TEXT = re.compile(r"\\(?:text|mbox)\{\s[^{}]*\}\s*$")
@@ -37,6 +41,8 @@ _SHORT_LHS = re.compile(r"^[^=]{1,2}=(?!=)")
 def hendrycks(answer: str) -> str:
     """Normalize a MATH answer string for equality comparison (rule in the module docstring)."""
     s = answer.replace("\n", "").replace("\r", "")
+    if not s.isascii():
+        s = s.translate(UNICODE_TO_TEX)
     s = _SPACING.sub("", s)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     if "matrix" not in s:

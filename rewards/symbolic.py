@@ -10,8 +10,11 @@ off here: the caller (``rewards.limits``) enforces a hard per-item limit by kill
 
 :func:`symbolic_allowed` is the cheap gate run before any parse: candidates longer than
 :data:`MAX_SYMBOLIC_CHARS`, deeper than :data:`MAX_BRACE_DEPTH` braces, with exponent towers
-(``9^{9^{9}}``, ``9^9^9``), exponents over four digits, factorials of numbers over three digits,
-digit runs over :data:`MAX_DIGITS`, or TeX file/shell primitives are refused (scored as not equal).
+(``9^{9^{9}}``, ``9^9^9``), unbalanced braces, characters that never occur in a math answer
+(``# @ ? ; " ' ` ``, an unescaped ``$``, ``&`` outside matrices), malformed text (unpaired brackets, odd ``|``, a
+leading/trailing operator), exponents over four digits, factorials of numbers over three digits,
+digit runs over :data:`MAX_DIGITS`, non-ASCII text (after the unicode-to-TeX mapping of
+normalization), or TeX file/shell primitives are refused (scored as not equal).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ MAX_DIGITS = 40
 _BIG_FACTORIAL = re.compile(r"\d{4,}\s*\}?\s*!|\\(?:Gamma|factorial)")
 _BIG_EXPONENT = re.compile(r"\^\s*\{?\s*[-+]?\d{5,}")
 _LONG_DIGITS = re.compile(r"\d{" + str(MAX_DIGITS + 1) + ",}")
+_NOT_MATH = re.compile(r"[#@?;\"'`]|(?<!\\)\$")
 _DANGEROUS = re.compile(r"\\(?:input|include|write|immediate|openout|read|catcode|def|csname|usepackage)\b|__")
 
 
@@ -64,9 +68,26 @@ def has_power_tower(text: str) -> bool:
     return False
 
 
+def _malformed(text: str) -> bool:
+    """Not a well-formed answer: brackets that do not pair up (``(3,4]`` pairs), an odd number of
+    ``|``, or an expression that starts or ends with a binary operator or ``!``."""
+    bare = text.replace("\\{", "").replace("\\}", "").replace("\\|", "").strip()
+    depth = 0
+    for ch in bare:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+            if depth < 0:
+                return True
+    if depth != 0 or bare.count("|") % 2:
+        return True
+    return bare[:1] in ("!", "*", "/", "^", "=", "_", ",") or bare[-1:] in ("+", "-", "*", "/", "^", "=", "_", ",")
+
+
 def symbolic_allowed(text: str) -> bool:
     """Whether ``text`` is small and tame enough to hand to the symbolic parser (rule above)."""
-    if not text or len(text) > MAX_SYMBOLIC_CHARS or not text.isprintable():
+    if not text or len(text) > MAX_SYMBOLIC_CHARS or not text.isascii() or not text.isprintable():
         return False
     depth = deepest = 0
     for ch in text:
@@ -75,7 +96,11 @@ def symbolic_allowed(text: str) -> bool:
             deepest = max(deepest, depth)
         elif ch == "}":
             depth -= 1
-    if deepest > MAX_BRACE_DEPTH:
+            if depth < 0:
+                return False
+    if depth != 0 or deepest > MAX_BRACE_DEPTH:
+        return False
+    if _NOT_MATH.search(text) or ("&" in text and "matrix" not in text) or _malformed(text):
         return False
     if _DANGEROUS.search(text) or _BIG_FACTORIAL.search(text) or _BIG_EXPONENT.search(text):
         return False
@@ -102,6 +127,12 @@ def equivalent(candidate: str, gold: str) -> bool:
     if not gold_parsed or not cand_parsed:
         return False
     return bool(verify(list(gold_parsed), list(cand_parsed), timeout_seconds=None, raise_on_error=False))
+
+
+def worker_warmup() -> None:
+    """Run one comparison so that the first real item does not pay for sympy's lazy set-up."""
+    equivalent("\\frac{x^2-1}{x-1}", "x+1")
+    _parse.cache_clear()
 
 
 def _quiet() -> None:
