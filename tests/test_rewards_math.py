@@ -59,11 +59,10 @@ def _golds(name: str) -> tuple[list[dict], list[str]]:
 
 def _perturb(gold: str) -> str | None:
     """Change the last number of the gold (None when it has no digits)."""
-    last = None
-    for last in re.finditer(r"\d+", gold):
-        pass
-    if last is None:
+    matches = list(re.finditer(r"\d+", gold))
+    if not matches:
         return None
+    last = matches[-1]
     return gold[: last.start()] + str(int(last.group()) + 1) + gold[last.end() :]
 
 
