@@ -1,0 +1,171 @@
+"""Evaluation: task prompts, scoring on the real test sets, the evaluate stage end to end on the tiny model,
+and the `evaluate` metric scripts loaded offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from _shared import shared_data
+
+from tulu_recipes.config import RecipeError
+from tulu_recipes.evaluation.scoring import score
+from tulu_recipes.evaluation.tasks import (
+    DATA,
+    build_task,
+    gsm8k_gold,
+    gsm8k_prompt,
+    ifeval_task,
+    math_gold,
+    math_prompt,
+    read_jsonl,
+)
+from tulu_recipes.stages.evaluate import main as evaluate_main
+
+
+def test_exemplars_pass_their_own_verifiers():
+    gsm_shots = read_jsonl(DATA / "gsm8k_8shot.jsonl")
+    math_shots = read_jsonl(DATA / "math_minerva_4shot.jsonl")
+    assert len(gsm_shots) == 8 and len(math_shots) == 4
+    gsm_texts = [f"{s['rationale']} So the answer is {s['answer']}." for s in gsm_shots]
+    assert score("gsm8k", gsm_texts, [s["answer"] for s in gsm_shots]).metrics["accuracy"] == 1.0
+    minerva = [f"{s['solution']}\nFinal Answer: The final answer is ${s['answer']}$. I hope it is correct."
+               for s in math_shots]
+    assert score("math", minerva, [s["answer"] for s in math_shots]).metrics["accuracy"] == 1.0
+
+
+def test_prompts_hold_the_shots_then_the_question():
+    prompt = gsm8k_prompt("How many legs do 3 cats have?")
+    assert prompt.count("Question: ") == 9 and prompt.count("So the answer is") == 8
+    assert prompt.endswith("Question: How many legs do 3 cats have?\nAnswer:")
+    assert gsm8k_prompt("Q?", num_shots=2).count("Question: ") == 3
+    minerva = math_prompt("What is $1+1$?")
+    assert minerva.count("Problem:\n") == 5 and minerva.count("I hope it is correct.") == 4
+    assert minerva.endswith("Problem:\nWhat is $1+1$?\n\nSolution:")
+
+
+def test_gsm8k_gold_answers_score_100_and_shifted_ones_almost_0():
+    rows = read_jsonl(shared_data("gsm8k_test.jsonl"))
+    golds = [gsm8k_gold(r["answer"]) for r in rows]
+    assert len(rows) == 1319 and golds[0] == "18"
+    assert score("gsm8k", [r["answer"] for r in rows], golds).metrics["accuracy"] == 1.0
+    shifted = [r["answer"] for r in rows[1:] + rows[:1]]
+    assert score("gsm8k", shifted, golds).metrics["accuracy"] < 0.02  # 15 of 1319 neighbours share the answer
+
+
+def test_math_gold_solutions_score_499_of_500_with_subject_macro_average():
+    rows = read_jsonl(shared_data("math_test.jsonl"))
+    result = score("math", [r["solution"] for r in rows], [math_gold(r) for r in rows],
+                   groups=[r["subject"] for r in rows])
+    # The one miss boxes two forms of its answer (15 39/40 "or" 639/40): the verifier treats that as hedging.
+    assert sum(result.correct) == 499
+    assert result.metrics["accuracy_Number Theory"] == pytest.approx(61 / 62)
+    assert result.metrics["macro_accuracy"] == pytest.approx((6 + 61 / 62) / 7)
+    assert result.primary == "macro_accuracy"
+
+
+def test_ifeval_gpt4_responses_score_what_the_ifeval_cli_reports(tmp_path):
+    from rewards.ifeval.__main__ import evaluate_files
+
+    inputs, responses = shared_data("ifeval_input_data.jsonl"), shared_data("ifeval_gpt4_responses.jsonl")
+    by_prompt = {r["prompt"]: r["response"] for r in read_jsonl(responses)}
+    task = ifeval_task(inputs)
+    result = score("ifeval", [by_prompt[e.ground_truth["prompt"]] for e in task.examples],
+                   [e.ground_truth for e in task.examples])
+    cli = evaluate_files(inputs, responses, tmp_path)
+    assert len(task.examples) == 541
+    for name, percent in cli.items():
+        assert 100 * result.metrics[name] == pytest.approx(percent, abs=1e-9)
+    assert result.primary == "prompt_level_loose"
+    assert round(100 * result.metrics["prompt_level_loose"], 2) == 79.67  # published 79.30 (two random checks)
+
+
+def test_tasks_need_their_data():
+    with pytest.raises(ValueError, match="needs `data_dir`"):
+        build_task("gsm8k")
+    with pytest.raises(ValueError, match="unknown task"):
+        build_task("mmlu")
+    with pytest.raises(RecipeError, match="needs `data_dir`"):
+        evaluate_main(["--models", "x", "--tasks", "math"])
+
+
+def test_local_jsonl_task_routes_rows_to_their_verifier(tmp_path, quickstart_dir):
+    task = build_task(f"held_out={quickstart_dir / 'data' / 'eval.jsonl'}", limit=5)
+    assert task.name == "held_out" and task.kind == "verifiable" and len(task.examples) == 5
+    golds = [e.ground_truth for e in task.examples]
+    texts = [f"The answer is {g}." for g in golds[:3]] + ["The answer is -1.", "no idea"]
+    result = score("verifiable", texts, golds, verifiers=[e.verifier for e in task.examples],
+                   groups=[e.group for e in task.examples])
+    assert result.correct == [True, True, True, False, False]
+    assert result.metrics == {"accuracy": 0.6, "accuracy_gsm8k": 0.6}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}], "ground_truth": "1",
+                               "dataset": "trivia"}) + "\n")
+    with pytest.raises(ValueError, match="no verifier for dataset 'trivia'"):
+        build_task(str(bad))
+
+
+def test_evaluate_stage_on_the_tiny_model_writes_agreeing_outputs(tmp_path, tiny_base, quickstart_dir):
+    out = tmp_path / "eval"
+    eval_file = quickstart_dir / "data" / "eval.jsonl"
+    results = evaluate_main([
+        "--models", str(tiny_base), str(tiny_base), "--model_names", "base", "base_again",
+        "--tasks", "gsm8k", "math", "ifeval", f"held_out={eval_file}",
+        "--data_dir", str(shared_data("gsm8k_test.jsonl").parent),
+        "--limit", "4", "--max_new_tokens", "8", "--backend", "transformers", "--output_dir", str(out),
+        "--disable_tqdm", "true",
+    ])
+    saved = json.loads((out / "results.json").read_text())
+    assert saved == json.loads(json.dumps(results))
+    assert saved["tasks"] == ["gsm8k", "math", "ifeval", "held_out"]
+    assert saved["num_examples"] == {"gsm8k": 4, "math": 4, "ifeval": 4, "held_out": 4}
+    assert saved["settings"]["backend"] == "transformers"
+    assert saved["settings"]["tasks"]["gsm8k"]["num_shots"] == 8
+    # Greedy decoding is deterministic: the same model twice gives the same scores and completions.
+    assert saved["scores"]["base"] == saved["scores"]["base_again"]
+    for task in saved["tasks"]:
+        rows = read_jsonl(out / "predictions" / "base" / f"{task}.jsonl")
+        again = read_jsonl(out / "predictions" / "base_again" / f"{task}.jsonl")
+        assert len(rows) == 4 and [r["completion"] for r in rows] == [r["completion"] for r in again]
+        primary = saved["primary"][task]
+        if task != "math":  # math's primary is a macro average over subjects
+            assert saved["scores"]["base"][task][primary] == sum(r["correct"] for r in rows) / 4
+    table = (out / "results.md").read_text().splitlines()
+    assert table[0].startswith("| Model | gsm8k (accuracy, n=4) | math (macro_accuracy, n=4)")
+    assert table[2].startswith("| base | ") and table[3].startswith("| base_again | ")
+    cells = [float(c) for c in table[2].strip("| ").split(" | ")[1:]]
+    expected = [100 * saved["scores"]["base"][t][saved["primary"][t]] for t in saved["tasks"]]
+    assert cells == pytest.approx([round(v, 1) for v in expected + [sum(expected) / 4]], abs=0.051)
+    png = (out / "results.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    assert (out / "recipe.yaml").exists()
+
+
+def test_metrics_load_offline_with_evaluate(tmp_path):
+    """`evaluate.load(<script in the package>)` with the Hub switched off, in a fresh process."""
+    code = """
+import json, evaluate
+from tulu_recipes.evaluation import metric_path
+gsm = evaluate.load(metric_path("gsm8k"))
+math = evaluate.load(metric_path("math"))
+ife = evaluate.load(metric_path("ifeval"))
+gt = json.dumps({"instruction_id_list": ["change_case:english_lowercase"], "kwargs": [{}], "prompt": "p"})
+print(json.dumps({
+    "gsm": gsm.compute(predictions=["3 + 4 = 7. The answer is 7.", "The answer is 5."], references=["7", "#### 6"]),
+    "math": math.compute(predictions=["$\\\\boxed{\\\\frac{1}{2}}$", "The final answer is $3$."],
+                         references=["0.5", "4"]),
+    "ifeval": ife.compute(predictions=["all lower case", "Not Lower"], references=[gt, gt]),
+    "name": type(gsm).__name__,
+}))
+"""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["name"] == "Gsm8kAccuracy"
+    assert out["gsm"] == {"accuracy": 0.5}
+    assert out["math"] == {"accuracy": 0.5}
+    assert out["ifeval"]["prompt_level_strict"] == 0.5 and out["ifeval"]["prompt_level_loose"] == 0.5

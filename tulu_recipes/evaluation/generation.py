@@ -1,0 +1,115 @@
+"""Greedy completions for evaluation: vLLM when installed and a GPU is present, else batched transformers.
+
+Both paths render each prompt with the model's chat template (`add_generation_prompt=True`) and tokenize it
+without added special tokens, as Tülu 3 models were trained (recipe doc §1.1), then decode greedily. The
+transformers path reuses the quickstart's `generate_greedy` (left padding, batched) on batches of similar
+length, with a progress bar.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+logger = logging.getLogger("tulu_recipes")
+
+
+@dataclass
+class GenerationSettings:
+    """How to decode: engine, length, batch size and dtype (greedy always)."""
+
+    backend: str = "auto"
+    max_new_tokens: int = 1024
+    batch_size: int = 16
+    dtype: str = "auto"
+    chat_template: str | None = None
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.9
+    show_progress: bool = True
+
+
+def resolve_backend(name: str) -> str:
+    """`auto` picks vLLM when it is importable and CUDA is available, transformers otherwise."""
+    if name == "auto":
+        return "vllm" if importlib.util.find_spec("vllm") is not None and torch.cuda.is_available() else "transformers"
+    if name not in ("vllm", "transformers"):
+        raise ValueError(f"unknown generation backend {name!r}; use auto, vllm or transformers")
+    return name
+
+
+def load_tokenizer(model_path: str, chat_template: str | None = None) -> Any:
+    """The model's tokenizer; `chat_template` (a bundled name or a Jinja file) replaces its template."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if chat_template:
+        from tulu_recipes.chat_templates import load_chat_template
+
+        tokenizer.chat_template = load_chat_template(chat_template).inference
+    if not tokenizer.chat_template:
+        raise ValueError(f"{model_path} has no chat template; set `chat_template` (e.g. tulu)")
+    return tokenizer
+
+
+def _transformers_generate(model_path: str, prompts: Sequence[list[dict]], settings: GenerationSettings,
+                           desc: str) -> list[str]:
+    from transformers import AutoModelForCausalLM
+
+    from tulu_recipes.quickstart.accuracy import generate_greedy
+
+    tokenizer = load_tokenizer(model_path, settings.chat_template)
+    dtype = "auto" if settings.dtype == "auto" else getattr(torch, settings.dtype)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+    if torch.cuda.is_available():
+        model = model.to("cuda")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    lengths = [len(tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True)) for p in prompts]
+    order = sorted(range(len(prompts)), key=lambda i: -lengths[i])  # longest first: memory trouble shows at once
+    outputs: list[str | None] = [None] * len(prompts)
+    bar = tqdm(total=len(prompts), desc=desc, disable=not settings.show_progress, unit="prompt")
+    for start in range(0, len(order), settings.batch_size):
+        idx = order[start : start + settings.batch_size]
+        texts = generate_greedy(model, tokenizer, [prompts[i] for i in idx], settings.max_new_tokens, len(idx))
+        for i, text in zip(idx, texts, strict=True):
+            outputs[i] = text
+        bar.update(len(idx))
+    bar.close()
+    del model
+    return [o or "" for o in outputs]
+
+
+def _vllm_generate(model_path: str, prompts: Sequence[list[dict]], settings: GenerationSettings) -> list[str]:
+    from vllm import LLM, SamplingParams
+
+    tokenizer = load_tokenizer(model_path, settings.chat_template)
+    token_prompts = [
+        {"prompt_token_ids": tokenizer(
+            tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True),
+            add_special_tokens=False,
+        )["input_ids"]}
+        for p in prompts
+    ]
+    llm = LLM(model=model_path, dtype=settings.dtype, tensor_parallel_size=settings.tensor_parallel_size,
+              gpu_memory_utilization=settings.gpu_memory_utilization)
+    params = SamplingParams(temperature=0.0, max_tokens=settings.max_new_tokens)
+    results = llm.generate(token_prompts, params, use_tqdm=settings.show_progress)
+    return [r.outputs[0].text for r in results]
+
+
+def generate(model_path: str, prompts: Sequence[list[dict]], settings: GenerationSettings,
+             desc: str = "generating") -> list[str]:
+    """One greedy completion per chat prompt, in prompt order."""
+    if not prompts:
+        return []
+    backend = resolve_backend(settings.backend)
+    logger.info("Generating %d completions with %s from %s", len(prompts), backend, model_path)
+    if backend == "vllm":
+        return _vllm_generate(model_path, prompts, settings)
+    return _transformers_generate(model_path, prompts, settings, desc)

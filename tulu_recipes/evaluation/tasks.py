@@ -1,0 +1,178 @@
+"""Evaluation tasks as chat prompts with a gold answer: GSM8K, MATH, IFEval, or a local verifiable JSONL.
+
+Settings follow the paper's evaluation (Tülu 3 §8, OLMES): GSM8K 8-shot chain of thought, MATH 4-shot in the
+Minerva format, IFEval zero-shot. The few-shot exemplars sit in the single user turn (as in the RLVR prompts,
+recipe doc §6), so the model answers once in its own chat template. The exemplar files ship in
+`tulu_recipes/evaluation/data/`.
+
+A local task is a JSONL of open-instruct RLVR rows (`messages` ending in a user turn, `ground_truth`, `dataset`),
+scored by the `verifiable` reward, which routes each row on its `dataset` value.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).resolve().parent / "data"
+BUILTIN = ("gsm8k", "math", "ifeval")
+DEFAULT_FILES = {"gsm8k": "gsm8k_test.jsonl", "math": "math_test.jsonl", "ifeval": "ifeval_input_data.jsonl"}
+
+
+@dataclass
+class Example:
+    """One prompt: chat messages, the gold answer, the verifier that judges it, and a group for macro averages."""
+
+    messages: list[dict[str, str]]
+    ground_truth: Any
+    verifier: str
+    group: str | None = None
+
+
+@dataclass
+class EvalTask:
+    """A named list of examples scored by one `kind` of scorer (`gsm8k`, `math`, `ifeval` or `verifiable`)."""
+
+    name: str
+    kind: str
+    examples: list[Example] = field(repr=False)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _subset(rows: list, limit: int | None, seed: int | None) -> list:
+    """The first `limit` rows, or `limit` rows drawn with `seed` (kept in file order) when a seed is given."""
+    if limit is None or limit >= len(rows):
+        return rows
+    if seed is None:
+        return rows[:limit]
+    keep = sorted(random.Random(seed).sample(range(len(rows)), limit))
+    return [rows[i] for i in keep]
+
+
+def gsm8k_gold(answer: str) -> str:
+    """The gold number of a GSM8K answer: what follows its last `####`."""
+    return answer.rsplit("####", 1)[-1].strip().replace(",", "")
+
+
+def gsm8k_prompt(question: str, num_shots: int = 8) -> str:
+    """The user turn: `num_shots` worked exemplars ("... So the answer is N."), then the question."""
+    shots = read_jsonl(DATA / "gsm8k_8shot.jsonl")[:num_shots]
+    parts = [f"Question: {s['question']}\nAnswer: {s['rationale']} So the answer is {s['answer']}." for s in shots]
+    parts.append(f"Question: {question}\nAnswer:")
+    return "\n\n".join(parts)
+
+
+def math_prompt(problem: str, num_shots: int = 4) -> str:
+    """The user turn in the Minerva format: `Problem:` / `Solution:` exemplars ending in the fixed final line."""
+    shots = read_jsonl(DATA / "math_minerva_4shot.jsonl")[:num_shots]
+    parts = [
+        f"Problem:\n{s['problem']}\n\nSolution:\n{s['solution']}\n"
+        f"Final Answer: The final answer is ${s['answer']}$. I hope it is correct."
+        for s in shots
+    ]
+    parts.append(f"Problem:\n{problem}\n\nSolution:")
+    return "\n\n".join(parts)
+
+
+def math_gold(row: dict) -> str:
+    """MATH-500 rows carry `answer`; full MATH rows only a solution whose last `\\boxed{}` is the answer."""
+    if row.get("answer") not in (None, ""):
+        return str(row["answer"])
+    from rewards.extract import last_boxed
+
+    boxed = last_boxed(row.get("solution", ""))
+    if boxed is None:
+        raise ValueError(f"MATH row without `answer` and without a \\boxed{{}} solution: {str(row)[:120]}")
+    return boxed
+
+
+def gsm8k_task(path: str | Path, num_shots: int = 8, limit: int | None = None, seed: int | None = None) -> EvalTask:
+    rows = _subset(read_jsonl(path), limit, seed)
+    examples = [
+        Example([{"role": "user", "content": gsm8k_prompt(r["question"], num_shots)}], gsm8k_gold(r["answer"]), "gsm8k")
+        for r in rows
+    ]
+    return EvalTask("gsm8k", "gsm8k", examples, {"num_shots": num_shots, "path": str(path)})
+
+
+def math_task(path: str | Path, num_shots: int = 4, limit: int | None = None, seed: int | None = None) -> EvalTask:
+    rows = _subset(read_jsonl(path), limit, seed)
+    examples = [
+        Example(
+            [{"role": "user", "content": math_prompt(r["problem"], num_shots)}],
+            math_gold(r),
+            "math",
+            group=r.get("subject") or r.get("type"),
+        )
+        for r in rows
+    ]
+    return EvalTask("math", "math", examples, {"num_shots": num_shots, "path": str(path)})
+
+
+def ifeval_task(path: str | Path, limit: int | None = None, seed: int | None = None) -> EvalTask:
+    """Google's IFEval rows; the gold is the row's own `instruction_id_list`/`kwargs`/`prompt`."""
+    rows = _subset(read_jsonl(path), limit, seed)
+    examples = [
+        Example(
+            [{"role": "user", "content": r["prompt"]}],
+            {"instruction_id_list": r["instruction_id_list"], "kwargs": r["kwargs"], "prompt": r["prompt"]},
+            "ifeval",
+        )
+        for r in rows
+    ]
+    return EvalTask("ifeval", "ifeval", examples, {"num_shots": 0, "path": str(path)})
+
+
+def jsonl_task(path: str | Path, name: str | None = None, limit: int | None = None,
+               seed: int | None = None) -> EvalTask:
+    """Open-instruct RLVR rows (`messages`, `ground_truth`, `dataset`) scored by the `verifiable` reward."""
+    from rewards.registry import REGISTRY
+
+    rows = _subset(read_jsonl(path), limit, seed)
+    examples = []
+    for i, r in enumerate(rows):
+        missing = [k for k in ("messages", "ground_truth", "dataset") if k not in r]
+        if missing:
+            raise ValueError(f"{path} row {i}: missing {', '.join(missing)} (need messages, ground_truth, dataset)")
+        verifier = str(r["dataset"]).strip().lower()
+        if verifier not in REGISTRY or verifier == "verifiable":
+            raise ValueError(f"{path} row {i}: no verifier for dataset {r['dataset']!r}")
+        messages = list(r["messages"])
+        if messages and messages[-1]["role"] == "assistant":
+            messages = messages[:-1]
+        examples.append(Example(messages, r["ground_truth"], verifier, group=verifier))
+    return EvalTask(name or Path(path).stem, "verifiable", examples, {"num_shots": 0, "path": str(path)})
+
+
+def build_task(spec: str, data_dir: str | Path | None = None, limit: int | None = None, seed: int | None = None,
+               gsm8k_shots: int = 8, math_shots: int = 4) -> EvalTask:
+    """`gsm8k`, `math`, `ifeval` (read from `data_dir`, or `name=path`), or a local `.jsonl` (`name=path` too)."""
+    name, _, path = spec.partition("=") if "=" in spec else (None, "", spec)
+    key = (name or spec).lower()
+    if key in BUILTIN:
+        if not path or path == spec:
+            if data_dir is None:
+                raise ValueError(
+                    f"task {key!r} needs `data_dir` (a folder with {DEFAULT_FILES[key]}) or `{key}=PATH`"
+                )
+            path = str(Path(data_dir) / DEFAULT_FILES[key])
+        if not Path(path).is_file():
+            raise ValueError(f"task {key!r}: file {path} does not exist")
+        if key == "gsm8k":
+            return gsm8k_task(path, gsm8k_shots, limit, seed)
+        if key == "math":
+            return math_task(path, math_shots, limit, seed)
+        return ifeval_task(path, limit, seed)
+    if not path.endswith(".jsonl"):
+        raise ValueError(f"unknown task {spec!r}: use gsm8k, math, ifeval, or a .jsonl file of verifiable rows")
+    if not Path(path).is_file():
+        raise ValueError(f"task file {path} does not exist")
+    return jsonl_task(path, name, limit, seed)

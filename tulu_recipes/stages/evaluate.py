@@ -1,0 +1,95 @@
+"""Evaluation stage: `tulu-recipes evaluate recipe.yaml` or `python -m tulu_recipes.stages.evaluate --models A B ...`.
+
+Greedy-decodes every model on every task (GSM8K 8-shot CoT, MATH 4-shot Minerva, IFEval zero-shot, or local
+verifiable JSONL files), scores with the `rewards` verifiers the RLVR stage trains on, and writes
+`results.json`, `results.md` and `results.png` (plus per-example predictions) into `output_dir`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tulu_recipes.config import RecipeError, parse_recipe, run_cli, save_recipe
+from tulu_recipes.evaluation.generation import GenerationSettings
+from tulu_recipes.evaluation.report import markdown_table, write_reports
+from tulu_recipes.evaluation.runner import evaluate_models
+from tulu_recipes.evaluation.tasks import build_task
+
+
+@dataclass
+class EvalArguments:
+    """What to evaluate, on what, and how to decode."""
+
+    models: list[str] = field(default_factory=list, metadata={"help": "Model folders (or Hub ids) to evaluate."})
+    model_names: list[str] | None = field(
+        default=None, metadata={"help": "Labels for the table and chart, one per model (default: folder names)."}
+    )
+    tasks: list[str] = field(
+        default_factory=lambda: ["gsm8k", "math", "ifeval"],
+        metadata={"help": "gsm8k, math, ifeval (files from `data_dir`, or `name=PATH`), or a local .jsonl of "
+                  "verifiable rows (`messages`, `ground_truth`, `dataset`), optionally `name=PATH.jsonl`."},
+    )
+    data_dir: str | None = field(
+        default=None,
+        metadata={"help": "Folder with gsm8k_test.jsonl, math_test.jsonl and ifeval_input_data.jsonl."},
+    )
+    output_dir: str = field(default="outputs/eval", metadata={"help": "Where results and predictions go."})
+    limit: int | None = field(default=None, metadata={"help": "Evaluate at most this many examples per task."})
+    subset_seed: int | None = field(
+        default=None, metadata={"help": "With `limit`: draw a seeded random subset instead of the first rows."}
+    )
+    gsm8k_shots: int = field(default=8, metadata={"help": "GSM8K chain-of-thought exemplars (paper: 8)."})
+    math_shots: int = field(default=4, metadata={"help": "MATH Minerva exemplars (paper: 4)."})
+    backend: str = field(
+        default="auto", metadata={"help": "auto (vLLM if installed and a GPU is present), vllm, or transformers."}
+    )
+    max_new_tokens: int = field(default=1024, metadata={"help": "Generation limit per answer (OLMES: 4096)."})
+    batch_size: int = field(default=16, metadata={"help": "Prompts per transformers generate() call."})
+    dtype: str = field(default="auto", metadata={"help": "Weights dtype: auto, bfloat16, float16 or float32."})
+    chat_template: str | None = field(
+        default=None, metadata={"help": "Override the models' chat template (bundled name or Jinja file)."}
+    )
+    tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM tensor parallelism."})
+    gpu_memory_utilization: float = field(default=0.9, metadata={"help": "vLLM GPU memory fraction."})
+    title: str = field(default="Held-out accuracy", metadata={"help": "Chart title."})
+    disable_tqdm: bool = field(default=False, metadata={"help": "Hide progress bars."})
+
+
+def model_labels(args: EvalArguments) -> list[tuple[str, str]]:
+    if not args.models:
+        raise RecipeError("the recipe names no model: set `models`")
+    if args.model_names is None:
+        labels = [Path(m).name or m for m in args.models]
+    elif len(args.model_names) != len(args.models):
+        raise RecipeError(f"{len(args.model_names)} model_names for {len(args.models)} models")
+    else:
+        labels = list(args.model_names)
+    return list(zip(labels, args.models, strict=True))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    (args,) = parse_recipe([EvalArguments], argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    models = model_labels(args)
+    try:
+        tasks = [build_task(t, args.data_dir, args.limit, args.subset_seed, args.gsm8k_shots, args.math_shots)
+                 for t in args.tasks]
+    except ValueError as err:
+        raise RecipeError(str(err)) from None
+    save_recipe(args.output_dir, args)
+    settings = GenerationSettings(
+        backend=args.backend, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, dtype=args.dtype,
+        chat_template=args.chat_template, tensor_parallel_size=args.tensor_parallel_size,
+        gpu_memory_utilization=args.gpu_memory_utilization, show_progress=not args.disable_tqdm,
+    )
+    results = evaluate_models(models, tasks, settings, args.output_dir)
+    paths = write_reports(results, args.output_dir, args.title)
+    print(markdown_table(results), end="")
+    print(f"Wrote {paths['json']}, {paths['markdown']} and {paths['chart']}")
+    return results
+
+
+if __name__ == "__main__":
+    run_cli(main)
