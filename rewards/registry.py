@@ -8,9 +8,11 @@ Rules:
   with TRL's reward-function contract ``f(prompts, completions, **columns) -> list[float | None]``:
   True -> ``value``, False -> 0.0, None -> None. The gold comes from the ``ground_truth`` column;
   a chat completion is judged on its last assistant message. Its ``__name__`` is the verifier name.
-- A name containing ``:`` is a plug-in ``"package.module:function"``: ``function(completion: str,
-  ground_truth) -> bool`` is imported at load time (clear error when that fails) and runs in the
-  time-limited worker pool, so it gets the same hard per-item limit as the built-in verifiers.
+- A name containing ``:`` is a plug-in ``"package.module:function"``, imported at load time (clear error
+  when that fails). A per-item verifier ``function(completion: str, ground_truth) -> bool`` runs in the
+  time-limited worker pool, so it gets the same hard per-item limit as the built-in verifiers. A function in
+  TRL's own contract (it takes ``completions``) runs in-process, guarded by :mod:`rewards.guarded`: when it
+  raises, the rows it fails on score None and the count is logged, so it cannot kill an RL run.
 - Built-ins: ``gsm8k`` (in-process, linear time), ``math`` (in-process fast path, symbolic check in
   the pool), ``ifeval`` (``rewards.ifeval.verify`` in the pool, imported lazily), and ``verifiable``
   (defined in :mod:`rewards.verifiable`, routes rows on the ``dataset`` column).
@@ -25,6 +27,7 @@ from typing import Any
 
 from rewards import gsm8k, math_flex
 from rewards.extract import completion_text
+from rewards.guarded import GuardedReward, is_trl_reward
 from rewards.limits import DEFAULT_TIMEOUT, resolve, run_limited
 
 
@@ -124,10 +127,12 @@ class RewardFunction:
 
 
 def load_reward(name: str, *, value: float = 10.0, loose: bool = False,
-                timeout: float = DEFAULT_TIMEOUT) -> RewardFunction:
+                timeout: float = DEFAULT_TIMEOUT) -> RewardFunction | GuardedReward:
     """A TRL reward function for a registered verifier name or a ``"package.module:function"`` plug-in."""
     import rewards.verifiable  # noqa: F401 - registers "verifiable"
 
+    if ":" in name and is_trl_reward(resolve(name)):
+        return GuardedReward(name, resolve(name))
     key = name if ":" in name else name.lower()
     if ":" not in key and key not in REGISTRY:
         raise KeyError(f"unknown reward {name!r}; registered: {sorted(REGISTRY)} or 'package.module:function'")
