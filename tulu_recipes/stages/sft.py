@@ -10,9 +10,11 @@ from tulu_recipes.stages.common import finish_outputs, load_causal_lm, load_stag
 from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks, resolve_resume
 from tulu_recipes.trainers.sft import TuluSFTConfig, TuluSFTTrainer
 
+RECIPE_TYPES = [TuluScriptArguments, TuluSFTConfig, ModelConfig]
+
 
 def main(argv: list[str] | None = None) -> TuluSFTTrainer:
-    script_args, training_args, model_args = parse_recipe([TuluScriptArguments, TuluSFTConfig, ModelConfig], argv)
+    script_args, training_args, model_args = parse_recipe(RECIPE_TYPES, argv)
     save_recipe(training_args.output_dir, script_args, training_args, model_args)
 
     template = template_for(script_args)
