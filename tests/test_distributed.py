@@ -1,0 +1,81 @@
+"""Distributed launch: the shipped accelerate configs load with accelerate's own loader, and a 2-process CPU
+(gloo) SFT run follows the 1-process run with the same global batch."""
+
+from __future__ import annotations
+
+import ast
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+from accelerate.commands.config.config_args import ClusterConfig, load_config_from_file
+from accelerate.utils import DistributedType
+from transformers import AutoModelForCausalLM
+
+EXPECTED = {
+    "single_gpu.yaml": (DistributedType.NO, 1, {}),
+    "multi_gpu.yaml": (DistributedType.MULTI_GPU, 8, {}),
+    "deepspeed_zero2.yaml": (DistributedType.DEEPSPEED, 8, {"zero_stage": 2, "offload_optimizer_device": "none"}),
+    "deepspeed_zero3.yaml": (DistributedType.DEEPSPEED, 8, {"zero_stage": 3, "zero3_save_16bit_model": True,
+                                                            "offload_param_device": "none"}),
+    "deepspeed_zero3_offload.yaml": (DistributedType.DEEPSPEED, 8, {"zero_stage": 3, "offload_optimizer_device": "cpu",
+                                                                    "offload_param_device": "cpu"}),
+    "fsdp.yaml": (DistributedType.FSDP, 8, {"fsdp_version": 2, "fsdp_state_dict_type": "FULL_STATE_DICT"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_accelerate_configs_load(repo_root, name):
+    config = load_config_from_file(str(repo_root / "accelerate_configs" / name))
+    kind, processes, subset = EXPECTED[name]
+    assert isinstance(config, ClusterConfig)
+    assert config.distributed_type == kind and config.num_processes == processes
+    assert config.mixed_precision == "bf16" and config.num_machines == 1
+    section = config.deepspeed_config if kind == DistributedType.DEEPSPEED else config.fsdp_config
+    assert subset.items() <= section.items()
+    # Gradient accumulation and clipping are left to the recipe ("auto"), never pinned in the launcher config.
+    assert "gradient_accumulation_steps" not in config.deepspeed_config
+    assert "gradient_clipping" not in config.deepspeed_config
+
+
+def test_every_shipped_config_is_checked(repo_root):
+    assert sorted(p.name for p in (repo_root / "accelerate_configs").glob("*.yaml")) == sorted(EXPECTED)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _sft(recipe, out, launcher: list[str], per_device: int) -> list[float]:
+    cmd = launcher + ["-m", "tulu_recipes.stages.sft", str(recipe), "--output_dir", str(out), "--max_steps", "3",
+                      "--per_device_train_batch_size", str(per_device), "--logging_steps", "1",
+                      "--disable_tqdm", "true"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    logs = [ast.literal_eval(line) for line in proc.stdout.splitlines() if line.startswith("{'loss'")]
+    return [float(entry["loss"]) for entry in logs]
+
+
+def test_two_process_sft_matches_one_process(tmp_path, quickstart_dir):
+    """torchrun --nproc_per_node 2 (gloo on CPU) with half the per-device batch: same losses, same weights."""
+    recipe = quickstart_dir / "sft.yaml"
+    one = _sft(recipe, tmp_path / "one", [sys.executable], per_device=16)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                str(_free_port())]
+    two = _sft(recipe, tmp_path / "two", torchrun, per_device=8)
+    assert len(one) == len(two) == 3  # only rank 0 logs
+    assert two == pytest.approx(one, rel=2e-3)  # logged with 4 significant digits
+    assert one[0] != one[-1]
+    a = AutoModelForCausalLM.from_pretrained(tmp_path / "one").state_dict()
+    b = AutoModelForCausalLM.from_pretrained(tmp_path / "two").state_dict()
+    base = AutoModelForCausalLM.from_pretrained(quickstart_dir / "tiny-base").state_dict()
+    moved = max((a[k] - base[k]).abs().max().item() for k in a)
+    apart = max((a[k] - b[k]).abs().max().item() for k in a)
+    assert moved > 1e-3 and apart < 1e-5, (moved, apart)
+    assert all(torch.isfinite(b[k]).all() for k in b)
