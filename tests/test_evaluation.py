@@ -169,3 +169,16 @@ print(json.dumps({
     assert out["gsm"] == {"accuracy": 0.5}
     assert out["math"] == {"accuracy": 0.5}
     assert out["ifeval"]["prompt_level_strict"] == 0.5 and out["ifeval"]["prompt_level_loose"] == 0.5
+
+
+def test_shipped_evaluation_recipes_parse(repo_root):
+    from tulu_recipes.config import parse_recipe
+    from tulu_recipes.stages.evaluate import EvalArguments
+
+    (paper,) = parse_recipe([EvalArguments], [str(repo_root / "recipes" / "tulu3-8b" / "evaluate.yaml")])
+    assert (paper.tasks, paper.gsm8k_shots, paper.math_shots, paper.max_new_tokens) == (
+        ["gsm8k", "math", "ifeval"], 8, 4, 4096)
+    assert paper.model_names == ["SFT", "DPO", "RLVR"] and len(paper.models) == 3
+    (quick,) = parse_recipe([EvalArguments], [str(repo_root / "recipes" / "quickstart" / "evaluate.yaml")])
+    assert quick.tasks == [str(repo_root / "recipes" / "quickstart" / "data" / "eval.jsonl")]
+    assert quick.backend == "transformers"
