@@ -122,3 +122,26 @@ def test_nonfinite_steps_are_skipped_then_abort(tiny_base, tmp_path):
         assert torch.equal(param.detach(), snapshot[name]), name
     skipped = [e for e in trainer.state.log_history if e.get("nonfinite_step_skipped")]
     assert [e["nonfinite_steps_total"] for e in skipped] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("module", "recipe", "extra"),
+    [
+        ("tulu_recipes.stages.dpo", "dpo.yaml", ["--per_device_train_batch_size", "4", "--max_length", "64"]),
+        ("tulu_recipes.stages.reward_model", "reward_model.yaml",
+         ["--per_device_train_batch_size", "4", "--max_length", "64"]),
+        ("tulu_recipes.stages.rlvr", "rlvr.yaml",
+         ["--algorithm", "grpo", "--num_generations", "4", "--per_device_train_batch_size", "8",
+          "--max_completion_length", "8", "--num_iterations", "1"]),
+        ("tulu_recipes.stages.rlvr", "rlvr.yaml",
+         ["--algorithm", "rloo", "--num_generations", "2", "--per_device_train_batch_size", "4",
+          "--max_completion_length", "8"]),
+        ("tulu_recipes.stages.rlvr", "rlvr.yaml",
+         ["--algorithm", "ppo", "--per_device_train_batch_size", "4", "--max_completion_length", "8",
+          "--num_iterations", "2"]),
+    ],
+    ids=["dpo", "reward_model", "grpo", "rloo", "ppo"],
+)
+def test_every_stage_resumes_exactly_after_sigkill(tmp_path, quickstart_dir, tiny_base, module, recipe, extra):
+    check_exact_resume(module, quickstart_dir / recipe, tmp_path,
+                       ["--model_name_or_path", str(tiny_base), *extra], steps=5, save_every=2, kill_step=3)

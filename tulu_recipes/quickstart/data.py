@@ -29,7 +29,7 @@ SUB = [
 SYSTEM_HINT = "Solve the problem. End with 'The answer is N.'"
 
 
-def make_problem(rng: random.Random, max_value: int = 20) -> dict:
+def make_problem(rng: random.Random, max_value: int = 10) -> dict:
     """One word problem with its worked answer and gold number."""
     name, item = rng.choice(NAMES), rng.choice(ITEMS)
     a, b = rng.randint(1, max_value), rng.randint(1, max_value)
@@ -59,7 +59,9 @@ def build(seed: int = 1234) -> dict[str, list[dict]]:
                 rows.append(p)
         return rows
 
-    eval_rows, sft_rows, pref_rows, rl_rows = fresh(200), fresh(1200), fresh(300), fresh(400)
+    # Operands up to 10 keep the task within reach of a one-million-parameter model in a few CPU minutes, while
+    # leaving SFT well short of perfect so that DPO and RLVR have something to improve.
+    eval_rows, sft_rows, pref_rows, rl_rows = fresh(200), fresh(3000), fresh(300), fresh(400)
     return {
         "sft": [
             {"messages": [{"role": "user", "content": p["question"]},

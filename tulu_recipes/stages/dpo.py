@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from transformers import set_seed
 from trl import ModelConfig, get_peft_config
 
 from tulu_recipes.chat_templates import ChatTemplate
@@ -36,9 +37,13 @@ def warn_on_template_change(model_path: str | None, template: ChatTemplate) -> N
         )
 
 
+RECIPE_TYPES = [TuluScriptArguments, TuluDPOConfig, ModelConfig]
+
+
 def main(argv: list[str] | None = None) -> TuluDPOTrainer:
-    script_args, training_args, model_args = parse_recipe([TuluScriptArguments, TuluDPOConfig, ModelConfig], argv)
+    script_args, training_args, model_args = parse_recipe(RECIPE_TYPES, argv)
     save_recipe(training_args.output_dir, script_args, training_args, model_args)
+    set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
     template = template_for(script_args)
     warn_on_template_change(model_args.model_name_or_path, template)

@@ -7,7 +7,7 @@ stage loads as its PPO value model: `AutoModelForSequenceClassification.from_pre
 from __future__ import annotations
 
 import torch
-from transformers import AutoModelForSequenceClassification, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoModelForSequenceClassification, PreTrainedModel, PreTrainedTokenizerBase, set_seed
 from trl import ModelConfig, RewardTrainer, get_peft_config
 
 from tulu_recipes.config import parse_recipe, run_cli, save_recipe
@@ -37,9 +37,13 @@ def load_reward_model(model_args: ModelConfig, tokenizer: PreTrainedTokenizerBas
     return model
 
 
+RECIPE_TYPES = [TuluScriptArguments, TuluRewardConfig, ModelConfig]
+
+
 def main(argv: list[str] | None = None) -> RewardTrainer:
-    script_args, training_args, model_args = parse_recipe([TuluScriptArguments, TuluRewardConfig, ModelConfig], argv)
+    script_args, training_args, model_args = parse_recipe(RECIPE_TYPES, argv)
     save_recipe(training_args.output_dir, script_args, training_args, model_args)
+    set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
     template = template_for(script_args)
     tokenizer = load_tokenizer(model_args, template, training=False)

@@ -11,11 +11,13 @@ import sys
 from dataclasses import dataclass, field
 from typing import Literal
 
+from transformers import set_seed
 from trl import ModelConfig, get_peft_config
 
 from tulu_recipes.config import RecipeError, load_yaml, parse_recipe, run_cli, save_recipe
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages.common import finish_outputs, load_causal_lm, load_stage_data, load_tokenizer, template_for
+from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks, resolve_resume
 from tulu_recipes.trainers.ppo import TuluPPOConfig, TuluPPOTrainer
 from tulu_recipes.trainers.rlvr import TuluGRPOConfig, TuluGRPOTrainer, TuluRLOOConfig, TuluRLOOTrainer
 
@@ -82,6 +84,7 @@ def main(argv: list[str] | None = None):
         [TuluScriptArguments, RLVRArguments, config_cls, ModelConfig], argv
     )
     save_recipe(training_args.output_dir, script_args, rlvr_args, training_args, model_args)
+    set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
     template = template_for(script_args)
     tokenizer = load_tokenizer(model_args, template, training=False)
@@ -95,8 +98,9 @@ def main(argv: list[str] | None = None):
         eval_dataset=data.test.select_columns(RLVR_COLUMNS) if data.test is not None else None,
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
+        callbacks=fault_tolerance_callbacks(script_args.max_nonfinite_steps),
     )
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.train(resume_from_checkpoint=resolve_resume(training_args.resume_from_checkpoint, training_args.output_dir))
 
     trainer.save_model(training_args.output_dir)
     finish_outputs(training_args.output_dir, tokenizer, template, script_args, rlvr_args, training_args, model_args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from transformers import set_seed
 from trl import ModelConfig, get_peft_config
 
 from tulu_recipes.config import parse_recipe, run_cli, save_recipe
@@ -16,6 +17,7 @@ RECIPE_TYPES = [TuluScriptArguments, TuluSFTConfig, ModelConfig]
 def main(argv: list[str] | None = None) -> TuluSFTTrainer:
     script_args, training_args, model_args = parse_recipe(RECIPE_TYPES, argv)
     save_recipe(training_args.output_dir, script_args, training_args, model_args)
+    set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
     template = template_for(script_args)
     tokenizer = load_tokenizer(model_args, template, training=True)
