@@ -15,6 +15,7 @@ from tulu_recipes.chat_templates import ChatTemplate, load_chat_template
 from tulu_recipes.config import RecipeError, recipe_markdown, save_recipe
 from tulu_recipes.data import FilterConfig, MixtureResult, load_mixture
 from tulu_recipes.script_args import TuluScriptArguments
+from tulu_recipes.trainers.fault_tolerance import resolve_resume
 
 logger = logging.getLogger("tulu_recipes")
 PAD_TOKEN = "<pad>"
@@ -112,3 +113,12 @@ def template_for(script_args: TuluScriptArguments) -> ChatTemplate:
         return load_chat_template(script_args.chat_template)
     except ValueError as err:
         raise RecipeError(str(err)) from None
+
+
+def train_and_save(trainer: Any, tokenizer: PreTrainedTokenizerBase, template: ChatTemplate, *configs: Any) -> Any:
+    """Train (resuming as the recipe says), then save the model, the inference template and the resolved recipe."""
+    args = trainer.args
+    trainer.train(resume_from_checkpoint=resolve_resume(args.resume_from_checkpoint, args.output_dir))
+    trainer.save_model(args.output_dir)
+    finish_outputs(args.output_dir, tokenizer, template, *configs)
+    return trainer

@@ -17,9 +17,15 @@ from trl import ModelConfig, get_peft_config
 from tulu_recipes.chat_templates import ChatTemplate
 from tulu_recipes.config import parse_recipe, run_cli, save_recipe
 from tulu_recipes.script_args import TuluScriptArguments
-from tulu_recipes.stages.common import finish_outputs, load_causal_lm, load_stage_data, load_tokenizer, template_for
+from tulu_recipes.stages.common import (
+    load_causal_lm,
+    load_stage_data,
+    load_tokenizer,
+    template_for,
+    train_and_save,
+)
 from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
-from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks, resolve_resume
+from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks
 
 logger = logging.getLogger("tulu_recipes")
 PREFERENCE_COLUMNS = ["prompt", "chosen", "rejected"]
@@ -60,11 +66,7 @@ def main(argv: list[str] | None = None) -> TuluDPOTrainer:
         peft_config=get_peft_config(model_args),
         callbacks=fault_tolerance_callbacks(script_args.max_nonfinite_steps),
     )
-    trainer.train(resume_from_checkpoint=resolve_resume(training_args.resume_from_checkpoint, training_args.output_dir))
-
-    trainer.save_model(training_args.output_dir)
-    finish_outputs(training_args.output_dir, tokenizer, template, script_args, training_args, model_args)
-    return trainer
+    return train_and_save(trainer, tokenizer, template, script_args, training_args, model_args)
 
 
 if __name__ == "__main__":

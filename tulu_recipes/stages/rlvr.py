@@ -16,8 +16,14 @@ from trl import ModelConfig, get_peft_config
 
 from tulu_recipes.config import RecipeError, load_yaml, parse_recipe, run_cli, save_recipe
 from tulu_recipes.script_args import TuluScriptArguments
-from tulu_recipes.stages.common import finish_outputs, load_causal_lm, load_stage_data, load_tokenizer, template_for
-from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks, resolve_resume
+from tulu_recipes.stages.common import (
+    load_causal_lm,
+    load_stage_data,
+    load_tokenizer,
+    template_for,
+    train_and_save,
+)
+from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks
 from tulu_recipes.trainers.ppo import TuluPPOConfig, TuluPPOTrainer
 from tulu_recipes.trainers.rlvr import TuluGRPOConfig, TuluGRPOTrainer, TuluRLOOConfig, TuluRLOOTrainer
 
@@ -100,11 +106,7 @@ def main(argv: list[str] | None = None):
         peft_config=get_peft_config(model_args),
         callbacks=fault_tolerance_callbacks(script_args.max_nonfinite_steps),
     )
-    trainer.train(resume_from_checkpoint=resolve_resume(training_args.resume_from_checkpoint, training_args.output_dir))
-
-    trainer.save_model(training_args.output_dir)
-    finish_outputs(training_args.output_dir, tokenizer, template, script_args, rlvr_args, training_args, model_args)
-    return trainer
+    return train_and_save(trainer, tokenizer, template, script_args, rlvr_args, training_args, model_args)
 
 
 if __name__ == "__main__":
