@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -31,3 +32,12 @@ def tiny_base() -> Path:
 @pytest.fixture(scope="session")
 def quickstart_dir() -> Path:
     return QUICKSTART
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """The tiny model runs fastest on one thread, and far faster than two when other jobs share the cores."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

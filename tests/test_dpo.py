@@ -23,13 +23,7 @@ from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 BETA = 5.0
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The tiny model runs fastest on one thread, and far faster than two when other jobs share the cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

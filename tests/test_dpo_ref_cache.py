@@ -14,14 +14,7 @@ from tulu_recipes.chat_templates import load_chat_template
 from tulu_recipes.stages.common import load_causal_lm, load_tokenizer
 from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The tiny model runs fastest on one thread, and far faster than two when other jobs share the cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

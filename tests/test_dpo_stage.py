@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 from trl import DPOTrainer
 
 from tulu_recipes.chat_templates import load_chat_template
@@ -14,14 +13,7 @@ from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages import dpo as dpo_stage
 from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The tiny model runs fastest on one thread, and far faster than two when other jobs share the cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("name", ["tulu3-8b/dpo.yaml", "tulu3-70b/dpo.yaml", "quickstart/dpo.yaml"])

@@ -11,13 +11,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from tulu_recipes.stages import reward_model as rm_stage
 from tulu_recipes.trainers.reward_model import TuluRewardConfig
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_defaults_are_the_papers():
