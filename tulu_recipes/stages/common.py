@@ -78,6 +78,19 @@ def load_stage_data(script_args: TuluScriptArguments, seed: int, kind: str, outp
     return result
 
 
+def mixture_seed(training_args: Any) -> int:
+    """The seed that mixes the data: `data_seed` when the recipe sets it (0 included), else `seed`."""
+    return training_args.seed if training_args.data_seed is None else training_args.data_seed
+
+
+def trainer_datasets(data: MixtureResult, columns: list[str]) -> dict[str, Any]:
+    """`train_dataset`/`eval_dataset` keyword arguments holding only the columns a trainer reads."""
+    return {
+        "train_dataset": data.train.select_columns(columns),
+        "eval_dataset": data.test.select_columns(columns) if data.test is not None else None,
+    }
+
+
 def check_contamination(result: MixtureResult, script_args: TuluScriptArguments, output_dir: str | None) -> None:
     """Stop before training when a source overlaps a declared evaluation set (paper §3.2: 8-grams, 50%, 2%)."""
     from tulu_recipes.data.decontaminate import build_index, load_eval_sets, scan_dataset

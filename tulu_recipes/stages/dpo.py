@@ -21,8 +21,10 @@ from tulu_recipes.stages.common import (
     load_causal_lm,
     load_stage_data,
     load_tokenizer,
+    mixture_seed,
     template_for,
     train_and_save,
+    trainer_datasets,
 )
 from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks
@@ -54,14 +56,12 @@ def main(argv: list[str] | None = None) -> TuluDPOTrainer:
     template = template_for(script_args)
     warn_on_template_change(model_args.model_name_or_path, template)
     tokenizer = load_tokenizer(model_args, template, training=False)
-    seed = training_args.data_seed or training_args.seed
-    data = load_stage_data(script_args, seed, "preference", training_args.output_dir)
+    data = load_stage_data(script_args, mixture_seed(training_args), "preference", training_args.output_dir)
 
     trainer = TuluDPOTrainer(
         model=load_causal_lm(model_args, tokenizer),
         args=training_args,
-        train_dataset=data.train.select_columns(PREFERENCE_COLUMNS),
-        eval_dataset=data.test.select_columns(PREFERENCE_COLUMNS) if data.test is not None else None,
+        **trainer_datasets(data, PREFERENCE_COLUMNS),
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
         callbacks=fault_tolerance_callbacks(script_args.max_nonfinite_steps),

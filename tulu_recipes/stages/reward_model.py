@@ -12,7 +12,14 @@ from trl import ModelConfig, RewardTrainer, get_peft_config
 
 from tulu_recipes.config import parse_recipe, run_cli, save_recipe
 from tulu_recipes.script_args import TuluScriptArguments
-from tulu_recipes.stages.common import load_stage_data, load_tokenizer, template_for, train_and_save
+from tulu_recipes.stages.common import (
+    load_stage_data,
+    load_tokenizer,
+    mixture_seed,
+    template_for,
+    train_and_save,
+    trainer_datasets,
+)
 from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks
 from tulu_recipes.trainers.reward_model import TuluRewardConfig
 
@@ -47,14 +54,12 @@ def main(argv: list[str] | None = None) -> RewardTrainer:
 
     template = template_for(script_args)
     tokenizer = load_tokenizer(model_args, template, training=False)
-    seed = training_args.data_seed or training_args.seed
-    data = load_stage_data(script_args, seed, "preference", training_args.output_dir)
+    data = load_stage_data(script_args, mixture_seed(training_args), "preference", training_args.output_dir)
 
     trainer = RewardTrainer(
         model=load_reward_model(model_args, tokenizer),
         args=training_args,
-        train_dataset=data.train.select_columns(PREFERENCE_COLUMNS),
-        eval_dataset=data.test.select_columns(PREFERENCE_COLUMNS) if data.test is not None else None,
+        **trainer_datasets(data, PREFERENCE_COLUMNS),
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
         callbacks=fault_tolerance_callbacks(script_args.max_nonfinite_steps),

@@ -20,8 +20,10 @@ from tulu_recipes.stages.common import (
     load_causal_lm,
     load_stage_data,
     load_tokenizer,
+    mixture_seed,
     template_for,
     train_and_save,
+    trainer_datasets,
 )
 from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks
 from tulu_recipes.trainers.ppo import TuluPPOConfig, TuluPPOTrainer
@@ -94,14 +96,13 @@ def main(argv: list[str] | None = None):
 
     template = template_for(script_args)
     tokenizer = load_tokenizer(model_args, template, training=False)
-    data = load_stage_data(script_args, training_args.data_seed or training_args.seed, "rlvr", training_args.output_dir)
+    data = load_stage_data(script_args, mixture_seed(training_args), "rlvr", training_args.output_dir)
 
     trainer = trainer_cls(
         model=load_causal_lm(model_args, tokenizer),
         reward_funcs=load_rewards(rlvr_args),
         args=training_args,
-        train_dataset=data.train.select_columns(RLVR_COLUMNS),
-        eval_dataset=data.test.select_columns(RLVR_COLUMNS) if data.test is not None else None,
+        **trainer_datasets(data, RLVR_COLUMNS),
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
         callbacks=fault_tolerance_callbacks(script_args.max_nonfinite_steps),

@@ -11,8 +11,10 @@ from tulu_recipes.stages.common import (
     load_causal_lm,
     load_stage_data,
     load_tokenizer,
+    mixture_seed,
     template_for,
     train_and_save,
+    trainer_datasets,
 )
 from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks
 from tulu_recipes.trainers.sft import TuluSFTConfig, TuluSFTTrainer
@@ -27,13 +29,12 @@ def main(argv: list[str] | None = None) -> TuluSFTTrainer:
 
     template = template_for(script_args)
     tokenizer = load_tokenizer(model_args, template, training=True)
-    data = load_stage_data(script_args, training_args.data_seed or training_args.seed, "sft", training_args.output_dir)
+    data = load_stage_data(script_args, mixture_seed(training_args), "sft", training_args.output_dir)
 
     trainer = TuluSFTTrainer(
         model=load_causal_lm(model_args, tokenizer),
         args=training_args,
-        train_dataset=data.train.select_columns(["messages"]),
-        eval_dataset=data.test.select_columns(["messages"]) if data.test is not None else None,
+        **trainer_datasets(data, ["messages"]),
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
         callbacks=fault_tolerance_callbacks(script_args.max_nonfinite_steps),
