@@ -301,3 +301,47 @@ def test_every_checker_is_fast_on_100k_adversarial_inputs(text):
             continue  # langdetect's own cost, not ours
         check_instructions("p", text, [iid], [kwargs], loose=True)
     assert time.perf_counter() - start < 5.0
+
+
+def test_language_detector_equals_langdetect_exactly():
+    """Our detector (regex text preparation, inlined n-grams, tight sampling loop) gives langdetect's own
+    probabilities bit for bit, with the same seed, on mixed-script, URL, e-mail, capital-word and blank texts."""
+    import random
+
+    from langdetect.detector import Detector
+    from langdetect.lang_detect_exception import LangDetectException
+
+    from rewards.ifeval.language import _get_factory, _VectorDetector
+
+    factory = _get_factory()
+    rng = random.Random(0)
+    pieces = [
+        "Hello ",
+        "WORLD ",
+        "Bonjour à tous ",
+        "http://x.com/a?b=1 ",
+        "mail@host.org ",
+        "Привет мир ",
+        "日本語のテキスト ",
+        "  ",
+        "Ả",
+        "A\u0301",
+        "\u0219\u021b ",
+        "كتاب ",
+        "안녕 ",
+        "Straße ",
+        "\u2014",
+        "!! 12 ",
+    ]
+    texts = ["", "   ", "a", "The quick brown fox jumps over the lazy dog."]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 40))) for _ in range(150)]
+
+    def probabilities(detector, text):
+        detector.append(text)
+        try:
+            return [(p.lang, p.prob) for p in detector.get_probabilities()], detector.text
+        except LangDetectException as exc:
+            return str(exc), detector.text
+
+    for text in texts:
+        assert probabilities(_VectorDetector(factory), text) == probabilities(Detector(factory), text), text

@@ -7,7 +7,7 @@ import json
 import pytest
 from _shared import shared_data
 
-from rewards.ifeval.__main__ import evaluate_files, main
+from rewards.ifeval.__main__ import evaluate_files, google_letters, main
 
 # IFEval paper (arXiv 2311.07911), Table 3, GPT-4.
 PAPER = {
@@ -16,7 +16,7 @@ PAPER = {
     "prompt_level_loose": 79.30,
     "instruction_level_loose": 85.37,
 }
-# Our deterministic scores; identical to lm-eval's IFEval run with NLTK's English Punkt model and a seeded
+# Our default (literal) scores; identical to lm-eval's IFEval run with NLTK's English Punkt model and a seeded
 # langdetect. They differ from the paper only by the two prompts whose verdict Google's code drew at random.
 OURS = {
     "prompt_level_strict": 77.08,
@@ -24,7 +24,6 @@ OURS = {
     "prompt_level_loose": 79.67,
     "instruction_level_loose": 85.61,
 }
-RANDOM_LETTER_KEYS = (1122, 1129)
 
 
 @pytest.fixture(scope="module")
@@ -52,45 +51,60 @@ def test_output_files_follow_googles_format(results):
     assert sum(len(r["instruction_id_list"]) for r in rows["strict"]) == 834
 
 
-def _scores(rows, override=None):
-    p = i = n = 0
-    for row in rows:
-        follow = list(row["follow_instruction_list"])
-        if override and row["prompt"] in override:
-            follow = override[row["prompt"]](row["instruction_id_list"], follow)
-        p += all(follow)
-        i += sum(follow)
-        n += len(follow)
-    return round(100 * p / len(rows), 2), round(100 * i / n, 2)
-
-
 def test_cli_accuracies_are_the_deterministic_scores(results):
     scores, rows = results
     assert {k: round(v, 2) for k, v in scores.items()} == OURS
 
 
-def test_paper_accuracies_once_the_two_random_letter_draws_are_applied(results):
-    """Google's code replaced the non-letters '#' (key 1122) and '!' (key 1129) by a random letter, drawn
-    anew in the strict and in the loose run. With the paper's outcome of those draws (strict: 1122 fails,
-    1129 passes; loose: both fail) every other verdict of ours gives exactly the published four numbers."""
-    _, rows = results
+def test_google_nonletter_rule_reproduces_the_paper_deterministically(tmp_path, results):
+    """`--nonletter google` replaces the non-letters '#' (key 1122) and '!' (key 1129) by a seeded draw per run,
+    as Google's code did with an unseeded one. The default seed's draws land as the paper's must have (strict:
+    one of the two prompts fails; loose: both fail), so GPT-4's responses score exactly the published four
+    numbers, every other verdict being our literal rule's."""
+    _, literal = results
     inputs = {r["prompt"]: r["key"] for r in map(json.loads, shared_data("ifeval_input_data.jsonl").open())}
-
-    def fail_letter(ids, follow):
-        return [False if iid == "keywords:letter_frequency" else f for iid, f in zip(ids, follow, strict=True)]
-
-    strict_override = {p: fail_letter for p, k in inputs.items() if k == 1122}
-    loose_override = {p: fail_letter for p, k in inputs.items() if k in RANDOM_LETTER_KEYS}
-    ps, is_ = _scores(rows["strict"], strict_override)
-    pl, il = _scores(rows["loose"], loose_override)
-    assert (ps, is_, pl, il) == (
-        PAPER["prompt_level_strict"],
-        PAPER["instruction_level_strict"],
-        PAPER["prompt_level_loose"],
-        PAPER["instruction_level_loose"],
+    runs = []
+    for attempt in ("a", "b"):
+        out = tmp_path / attempt
+        scores = evaluate_files(
+            shared_data("ifeval_input_data.jsonl"), shared_data("ifeval_gpt4_responses.jsonl"), out, nonletter="google"
+        )
+        assert {k: round(v, 2) for k, v in scores.items()} == PAPER
+        runs.append({m: [json.loads(x) for x in (out / f"eval_results_{m}.jsonl").open()] for m in ("strict", "loose")})
+    assert runs[0] == runs[1]  # deterministic
+    google = runs[0]
+    changed = {
+        (mode, inputs[a["prompt"]])
+        for mode in ("strict", "loose")
+        for a, b in zip(literal[mode], google[mode], strict=True)
+        if a["follow_instruction_list"] != b["follow_instruction_list"]
+    }
+    assert (
+        {("loose", 1122), ("loose", 1129)}
+        < changed
+        <= {("loose", 1122), ("loose", 1129), ("strict", 1122), ("strict", 1129)}
     )
-    # Without the override the letters are counted literally and both prompts pass.
-    assert _scores(rows["strict"]) == (OURS["prompt_level_strict"], OURS["instruction_level_strict"])
+    assert len(changed) == 3
+
+
+def test_nonletter_google_draws_depend_on_run_key_and_seed():
+    ids = ["keywords:letter_frequency", "keywords:letter_frequency"]
+    row = {
+        "key": 1122,
+        "prompt": "p",
+        "instruction_id_list": ids,
+        "kwargs": [
+            {"letter": "#", "let_frequency": 4, "let_relation": "at least"},
+            {"letter": "q", "let_frequency": 1, "let_relation": "at least"},
+        ],
+    }
+    strict = google_letters(row, "strict")
+    assert strict == google_letters(row, "strict") and strict[1]["letter"] == "q"
+    assert strict[0]["letter"].isalpha() and len(strict[0]["letter"]) == 1
+    draws = {google_letters(row, run, seed)[0]["letter"] for run in ("strict", "loose") for seed in range(20)}
+    assert len(draws) > 10
+    with pytest.raises(ValueError, match="nonletter"):
+        evaluate_files("in.jsonl", "out.jsonl", "dir", nonletter="random")
 
 
 def test_cli_main_prints_the_four_accuracies(tmp_path, capsys):

@@ -7,23 +7,33 @@ same across runs and threads and the global ``langdetect`` state and ``random`` 
 
 Speed: the detector keeps langdetect's sampling loop but updates the 55 language probabilities as one
 numpy vector. Each element gets the same IEEE operations as langdetect's Python loop (multiply by
-``weight + p``, divide by a left-to-right sum), so the result equals langdetect's exactly. Verdicts
-are also cached by text (loose mode checks the same variant text several times).
+``weight + p``, divide by a left-to-right sum), so the result equals langdetect's exactly. Text
+preparation, about half of langdetect's time, is rewritten with the same output: space runs collapse
+with one regex, the Latin/non-Latin count is two regex counts, and n-gram extraction inlines
+``NGram.add_char`` with each character's normalization memoized. Verdicts are also cached by text
+(loose mode checks the same variant text several times).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import lru_cache
 
 import numpy as np
 from langdetect.detector import Detector
-from langdetect.lang_detect_exception import LangDetectException
+from langdetect.lang_detect_exception import ErrorCode, LangDetectException
+from langdetect.utils.ngram import NGram
 
 SEED = 0
 _lock = threading.Lock()
 _factory = None
-_vectors: dict[str, np.ndarray] = {}
+_normalized: dict[str, str] = {}  # character -> NGram.normalize(character)
+_SPACE_RUN = re.compile(" {2,}")
+_LATIN = re.compile("[A-z]")
+# langdetect compares unicode_block()'s integer to a block *name*, so its Latin Extended Additional exception
+# never applies: every character from U+0300 up counts as non-Latin.
+_NON_LATIN = re.compile("[\u0300-\U0010ffff]")
 
 
 def _get_factory():
@@ -48,22 +58,71 @@ class _VectorDetector(Detector):
             return np.array(self.prior_map, dtype=np.float64)
         return np.full(len(self.langlist), 1.0 / len(self.langlist))
 
-    def _update_lang_prob(self, prob, word, alpha):
-        if word is None or word not in self.word_lang_prob_map:
-            return False
-        vector = _vectors.get(word)
-        if vector is None:
-            vector = _vectors.setdefault(word, np.array(self.word_lang_prob_map[word], dtype=np.float64))
-        prob *= alpha / self.BASE_FREQ + vector
-        return True
+    def append(self, text):
+        text = NGram.normalize_vi(self.MAIL_RE.sub(" ", self.URL_RE.sub(" ", text)))
+        self.text += _SPACE_RUN.sub(" ", text[: self.max_text_length])
 
-    def _normalize_prob(self, prob):
-        prob /= sum(prob.tolist())
-        return float(prob.max())
+    def cleaning_text(self):
+        if 2 * len(_LATIN.findall(self.text)) < len(_NON_LATIN.findall(self.text)):
+            super().cleaning_text()
+
+    def _extract_ngrams(self):
+        known, result = self.word_lang_prob_map, []
+        grams, capital = " ", False
+        for raw in self.text:
+            ch = _normalized.get(raw)
+            if ch is None:
+                ch = _normalized.setdefault(raw, NGram.normalize(raw))
+            last = grams[-1]
+            if last == " ":
+                grams, capital = " ", False
+                if ch == " ":
+                    continue
+            elif len(grams) >= NGram.N_GRAM:
+                grams = grams[1:]
+            grams += ch
+            if not ch.isupper():
+                capital = False
+            elif last.isupper():
+                capital = True
+            if capital:
+                continue
+            if ch != " " and ch in known:
+                result.append(ch)
+            if len(grams) >= 2:
+                if grams[-2:] in known:
+                    result.append(grams[-2:])
+                if len(grams) == 3 and grams in known:
+                    result.append(grams)
+        return result
 
     def _detect_block(self):
-        super()._detect_block()
-        self.langprob = [float(p) for p in self.langprob]
+        """langdetect's trials with the same random draws and the same IEEE operations, in a tight loop."""
+        self.cleaning_text()
+        ngrams = self._extract_ngrams()
+        if not ngrams:
+            raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
+        index: dict[str, int] = {}
+        ids = [index.setdefault(w, len(index)) for w in ngrams]  # choice(ids) draws as choice(ngrams) does
+        table = np.array([self.word_lang_prob_map[w] for w in index], dtype=np.float64)
+        langprob = np.zeros(len(self.langlist))
+        draw = self.random.choice
+        self.random.seed(self.seed)
+        for _ in range(self.n_trial):
+            prob = self._init_probability()
+            alpha = self.alpha + self.random.gauss(0.0, 1.0) * self.ALPHA_WIDTH
+            factors = alpha / self.BASE_FREQ + table
+            prob *= factors[draw(ids)]
+            i = 0
+            while True:  # langdetect normalizes and tests convergence after update 0, 5, 10, ...
+                prob /= sum(prob.tolist())  # a left-to-right sum, as langdetect's
+                if prob.max() > self.CONV_THRESHOLD or i >= self.ITERATION_LIMIT:
+                    break
+                for _ in range(5):
+                    prob *= factors[draw(ids)]
+                i += 5
+            langprob += prob / self.n_trial
+        self.langprob = [float(p) for p in langprob]
 
 
 @lru_cache(maxsize=256)
