@@ -12,6 +12,7 @@ import pytest
 from _shared import shared_data
 
 from tulu_recipes.config import RecipeError
+from tulu_recipes.evaluation.report import markdown_report, stage_changes
 from tulu_recipes.evaluation.scoring import score
 from tulu_recipes.evaluation.tasks import (
     DATA,
@@ -182,3 +183,22 @@ def test_shipped_evaluation_recipes_parse(repo_root):
     (quick,) = parse_recipe([EvalArguments], [str(repo_root / "recipes" / "quickstart" / "evaluate.yaml")])
     assert quick.tasks == [str(repo_root / "recipes" / "quickstart" / "data" / "eval.jsonl")]
     assert quick.backend == "transformers"
+
+
+def test_report_ends_with_each_models_change_from_the_one_before():
+    results = {
+        "models": ["SFT", "DPO", "RLVR"],
+        "tasks": ["gsm8k", "ifeval"],
+        "primary": {"gsm8k": "accuracy", "ifeval": "prompt_level_loose"},
+        "num_examples": {"gsm8k": 10, "ifeval": 10},
+        "scores": {
+            "SFT": {"gsm8k": {"accuracy": 0.5}, "ifeval": {"prompt_level_loose": 0.3}},
+            "DPO": {"gsm8k": {"accuracy": 0.6}, "ifeval": {"prompt_level_loose": 0.4}},
+            "RLVR": {"gsm8k": {"accuracy": 0.7}, "ifeval": {"prompt_level_loose": 0.35}},
+        },
+    }
+    # averages 40.0, 50.0, 52.5
+    assert stage_changes(results) == "Change from the model above (average, points): DPO +10.0, RLVR +2.5\n"
+    assert markdown_report(results).endswith("| RLVR | 70.0 | 35.0 | 52.5 |\n\n" + stage_changes(results))
+    one = dict(results, models=["SFT"])
+    assert stage_changes(one) == "" and not markdown_report(one).endswith("\n\n")

@@ -114,4 +114,4 @@ def test_quickstart_sft_trains_and_saves_template(tmp_path, quickstart_dir):
     assert "loss_reduction: sum" in recipe and "max_steps: 40" in recipe
     assert "## Recipe" in (out / "README.md").read_text()
     mixture = json.loads((out / "mixture.json").read_text())
-    assert mixture["train_rows"] == 3000
+    assert mixture["train_rows"] == 6000

@@ -13,7 +13,7 @@ py="${PYTHON:-python}"
 start=$(date +%s)
 stamp() { echo "   ($(( $(date +%s) - start ))s elapsed)"; }
 
-echo "== 1/5 SFT: sum loss on bundled worked answers =="
+echo "== 1/5 SFT: sum loss on bundled answers (worked ones and a low-quality source that guesses) =="
 "$py" -m tulu_recipes.stages.sft "$here/sft.yaml" --output_dir "$out/sft" --disable_tqdm true
 stamp
 

@@ -1,5 +1,6 @@
-"""Evaluation outputs: `results.json` (every metric), `results.md` (primary metrics, one row per model) and
-`results.png` (grouped bars, one group per task), all from the same `results` mapping so they always agree.
+"""Evaluation outputs: `results.json` (every metric), `results.md` (primary metrics, one row per model, then each
+model's change from the one before) and `results.png` (grouped bars, one group per task), all from the same
+`results` mapping so they always agree.
 
 `results` layout: `{"models": [label, ...], "tasks": [name, ...], "primary": {task: metric},
 "scores": {label: {task: {metric: value}}}, "num_examples": {task: n}, "settings": {...}}`; values are
@@ -29,6 +30,27 @@ def markdown_table(results: dict[str, Any]) -> str:
         cells = [f"{v:.1f}" for v in values] + ([f"{sum(values) / len(values):.1f}"] if many else [])
         lines.append("| " + " | ".join([model] + cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def stage_changes(results: dict[str, Any]) -> str:
+    """One line: each model's change in points from the model listed before it (e.g. SFT -> DPO -> RLVR), on the
+    single task or on the average over tasks; empty for one model."""
+    models, tasks = results["models"], results["tasks"]
+    if len(models) < 2:
+        return ""
+
+    def score(model: str) -> float:
+        return sum(100 * primary_value(results, model, t) for t in tasks) / len(tasks)
+
+    changes = ", ".join(f"{b} {score(b) - score(a):+.1f}" for a, b in zip(models[:-1], models[1:], strict=True))
+    measure = tasks[0] if len(tasks) == 1 else "average"
+    return f"Change from the model above ({measure}, points): {changes}\n"
+
+
+def markdown_report(results: dict[str, Any]) -> str:
+    """The table, then the change from model to model."""
+    changes = stage_changes(results)
+    return markdown_table(results) + (f"\n{changes}" if changes else "")
 
 
 def bar_chart(results: dict[str, Any], path: str | Path, title: str = "Held-out accuracy") -> Path:
@@ -64,6 +86,6 @@ def write_reports(results: dict[str, Any], output_dir: str | Path, title: str = 
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "results.json", "markdown": out / "results.md", "chart": out / "results.png"}
     paths["json"].write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    paths["markdown"].write_text(markdown_table(results), encoding="utf-8")
+    paths["markdown"].write_text(markdown_report(results), encoding="utf-8")
     bar_chart(results, paths["chart"], title)
     return paths

@@ -1,8 +1,21 @@
 """Bundled arithmetic word problems for the CPU quickstart.
 
-The quickstart must teach a tiny random model something a verifier can check, offline, in minutes. Short
-one-step word problems ("Mia has 12 shells and finds 7 more...") have answers the GSM8K verifier reads from
-"The answer is N.", so the same rows serve SFT, on-policy DPO pairs, RLVR prompts and held-out evaluation.
+The quickstart must teach a tiny random model something a verifier can check, offline, in minutes, and leave
+each later stage something to improve, as in the paper's SFT -> DPO -> RLVR table. Short one-step word problems
+("Mia has 4 shells and finds 5 more...") have answers the GSM8K verifier can read, so the same rows serve SFT,
+on-policy DPO pairs, RLVR prompts and held-out evaluation.
+
+The SFT rows mix two sources of different quality, as real SFT mixtures do:
+
+* worked answers, always right: ``"4 + 5 = 9. The answer is 9."``;
+* a low-quality source that guesses: ``"My guess is 7."`` with a random number, right only by chance.
+
+How often a question gets the worked answer depends on its phrasing (`WORKED_SHARE`, 25% to 70% per template), so
+SFT, which imitates its data, answers some phrasings by working and guesses on the others. The verifier then
+tells DPO (on-policy pairs) and RLVR which habit pays: the gain after SFT comes from dropping the guesses, not
+from new arithmetic, which a one-million-parameter model learns only slowly. Sums stay at most 10 so SFT learns
+the worked arithmetic reliably in two epochs.
+
 Everything is generated from a seed, so `python -m tulu_recipes.quickstart.data OUT_DIR` rewrites the
 shipped files byte for byte.
 """
@@ -26,23 +39,33 @@ SUB = [
     "{n} had {a} {x} and lost {b} of them. How many {x} are left?",
     "There are {a} {x} in a bag. {n} takes out {b}. How many {x} are still in the bag?",
 ]
-SYSTEM_HINT = "Solve the problem. End with 'The answer is N.'"
+TEMPLATES = ADD + SUB
+# Share of SFT rows per template (in TEMPLATES order) answered by the worked source; the rest are guesses.
+# Each operation has a phrasing SFT works on (> 50%), one it half-guesses, and one it guesses on.
+WORKED_SHARE = [0.25, 0.4, 0.65, 0.3, 0.45, 0.7]
+MAX_VALUE = 10
 
 
-def make_problem(rng: random.Random, max_value: int = 10) -> dict:
-    """One word problem with its worked answer and gold number."""
-    name, item = rng.choice(NAMES), rng.choice(ITEMS)
-    a, b = rng.randint(1, max_value), rng.randint(1, max_value)
-    if rng.random() < 0.5:
-        question = rng.choice(ADD).format(n=name, x=item, a=a, b=b)
-        answer = a + b
-        work = f"{a} + {b} = {answer}."
+def make_problem(rng: random.Random) -> dict:
+    """One word problem: question, template index, worked answer and gold number (all results in 0..10)."""
+    name, item, template = rng.choice(NAMES), rng.choice(ITEMS), rng.randrange(len(TEMPLATES))
+    if template < len(ADD):
+        a = rng.randint(1, MAX_VALUE - 1)
+        b = rng.randint(1, MAX_VALUE - a)
+        answer, work = a + b, f"{a} + {b}"
     else:
-        a, b = max(a, b), min(a, b)
-        question = rng.choice(SUB).format(n=name, x=item, a=a, b=b)
-        answer = a - b
-        work = f"{a} - {b} = {answer}."
-    return {"question": question, "solution": f"{work} The answer is {answer}.", "answer": str(answer)}
+        a, b = sorted((rng.randint(1, MAX_VALUE), rng.randint(1, MAX_VALUE)), reverse=True)
+        answer, work = a - b, f"{a} - {b}"
+    question = TEMPLATES[template].format(n=name, x=item, a=a, b=b)
+    return {"question": question, "template": template, "solution": f"{work} = {answer}. The answer is {answer}.",
+            "answer": str(answer)}
+
+
+def sft_answer(problem: dict, rng: random.Random) -> str:
+    """The worked solution with the template's share, else a guess from the low-quality source."""
+    if rng.random() < WORKED_SHARE[problem["template"]]:
+        return problem["solution"]
+    return f"My guess is {rng.randint(0, MAX_VALUE)}."
 
 
 def build(seed: int = 1234) -> dict[str, list[dict]]:
@@ -59,21 +82,21 @@ def build(seed: int = 1234) -> dict[str, list[dict]]:
                 rows.append(p)
         return rows
 
-    # Operands up to 10 keep the task within reach of a one-million-parameter model in a few CPU minutes, while
-    # leaving SFT well short of perfect so that DPO and RLVR have something to improve.
-    eval_rows, sft_rows, pref_rows, rl_rows = fresh(200), fresh(3000), fresh(300), fresh(400)
+    eval_rows, sft_rows, pref_rows, rl_rows = fresh(200), fresh(6000), fresh(300), fresh(400)
+
+    def verifiable(rows: list[dict]) -> list[dict]:
+        return [{"messages": [{"role": "user", "content": p["question"]}], "ground_truth": p["answer"],
+                 "dataset": "gsm8k"} for p in rows]
+
     return {
         "sft": [
             {"messages": [{"role": "user", "content": p["question"]},
-                          {"role": "assistant", "content": p["solution"]}]}
+                          {"role": "assistant", "content": sft_answer(p, rng)}]}
             for p in sft_rows
         ],
-        "prompts": [{"messages": [{"role": "user", "content": p["question"]}], "ground_truth": p["answer"],
-                     "dataset": "gsm8k"} for p in pref_rows],
-        "rlvr": [{"messages": [{"role": "user", "content": p["question"]}], "ground_truth": p["answer"],
-                  "dataset": "gsm8k"} for p in rl_rows],
-        "eval": [{"messages": [{"role": "user", "content": p["question"]}], "ground_truth": p["answer"],
-                  "dataset": "gsm8k"} for p in eval_rows],
+        "prompts": verifiable(pref_rows),
+        "rlvr": verifiable(rl_rows),
+        "eval": verifiable(eval_rows),
     }
 
 

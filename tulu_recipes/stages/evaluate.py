@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tulu_recipes.config import RecipeError, parse_recipe, run_cli, save_recipe
 from tulu_recipes.evaluation.generation import GenerationSettings
-from tulu_recipes.evaluation.report import markdown_table, write_reports
+from tulu_recipes.evaluation.report import markdown_report, write_reports
 from tulu_recipes.evaluation.runner import evaluate_models
 from tulu_recipes.evaluation.tasks import build_task
 
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     results = evaluate_models(models, tasks, settings, args.output_dir)
     paths = write_reports(results, args.output_dir, args.title)
-    print(markdown_table(results), end="")
+    print(markdown_report(results), end="")
     print(f"Wrote {paths['json']}, {paths['markdown']} and {paths['chart']}")
     return results
 
