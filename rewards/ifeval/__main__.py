@@ -43,7 +43,7 @@ def google_letters(row: dict, run: str, seed: int = PAPER_SEED) -> list:
         letter = str((kwargs or {}).get("letter") or "")
         if iid == "keywords:letter_frequency" and not (len(letter) == 1 and "a" <= letter.lower() <= "z"):
             rng = random.Random(f"{seed}:{run}:{row.get('key', row['prompt'])}")
-            kwargs = dict(kwargs, letter=rng.choice(string.ascii_letters))
+            kwargs = dict(kwargs or {}, letter=rng.choice(string.ascii_letters))
         out.append(kwargs)
     return out
 
