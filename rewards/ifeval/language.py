@@ -31,7 +31,8 @@ _lock = threading.Lock()
 _factory = None
 _rows: dict[str, int] = {}  # n-gram -> its row of _profiles
 _profiles = np.empty((0, 0))  # every n-gram's per-language probabilities, built once with the factory
-_normalized: dict[str, str] = {}  # character -> NGram.normalize(character)
+_normalized: dict[str, str] = {}  # character -> NGram.normalize(character), for the first _MAX_CACHED characters seen
+_MAX_CACHED = 1 << 16  # bounds the memory adversarial text with many distinct characters could take
 _SPACE_RUN = re.compile(" {2,}")
 _LATIN = re.compile("[A-z]")
 # langdetect compares unicode_block()'s integer to a block *name*, so its Latin Extended Additional exception
@@ -77,7 +78,9 @@ class _VectorDetector(Detector):
         for raw in self.text:
             ch = _normalized.get(raw)
             if ch is None:
-                ch = _normalized.setdefault(raw, NGram.normalize(raw))
+                ch = NGram.normalize(raw)
+                if len(_normalized) < _MAX_CACHED:
+                    _normalized[raw] = ch
             last = grams[-1]
             if last == " ":
                 grams, capital = " ", False
