@@ -10,7 +10,7 @@ numpy vector. Each element gets the same IEEE operations as langdetect's Python 
 ``weight + p``, divide by a left-to-right sum), so the result equals langdetect's exactly. Text
 preparation, about half of langdetect's time, is rewritten with the same output: space runs collapse
 with one regex, the Latin/non-Latin count is two regex counts, and n-gram extraction inlines
-``NGram.add_char`` with each character's normalization memoized. The profiles are one float64 matrix
+``NGram.add_char`` over the text normalized with one ``str.translate``. The profiles are one float64 matrix
 (88k n-grams x 55 languages, 39 MB) built with the factory. Verdicts are also cached by text
 (loose mode checks the same variant text several times).
 """
@@ -31,8 +31,6 @@ _lock = threading.Lock()
 _factory = None
 _rows: dict[str, int] = {}  # n-gram -> its row of _profiles
 _profiles = np.empty((0, 0))  # every n-gram's per-language probabilities, built once with the factory
-_normalized: dict[str, str] = {}  # character -> NGram.normalize(character), for the first _MAX_CACHED characters seen
-_MAX_CACHED = 1 << 16  # bounds the memory adversarial text with many distinct characters could take
 _SPACE_RUN = re.compile(" {2,}")
 _LATIN = re.compile("[A-z]")
 # langdetect compares unicode_block()'s integer to a block *name*, so its Latin Extended Additional exception
@@ -75,12 +73,8 @@ class _VectorDetector(Detector):
     def _extract_ngrams(self):
         known, result = self.word_lang_prob_map, []
         grams, capital = " ", False
-        for raw in self.text:
-            ch = _normalized.get(raw)
-            if ch is None:
-                ch = NGram.normalize(raw)
-                if len(_normalized) < _MAX_CACHED:
-                    _normalized[raw] = ch
+        text = self.text.translate({ord(c): NGram.normalize(c) for c in set(self.text)})
+        for ch in text:
             last = grams[-1]
             if last == " ":
                 grams, capital = " ", False
@@ -110,24 +104,23 @@ class _VectorDetector(Detector):
         ngrams = self._extract_ngrams()
         if not ngrams:
             raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
-        index: dict[str, int] = {}
-        ids = [index.setdefault(w, len(index)) for w in ngrams]  # choice(ids) draws as choice(ngrams) does
-        table = _profiles[[_rows[w] for w in index]]
+        rows, ids = np.unique(np.array([_rows[w] for w in ngrams]), return_inverse=True)
+        table, ids, n = _profiles[rows], ids.tolist(), len(ngrams)
         langprob = np.zeros(len(self.langlist))
-        draw = self.random.choice
+        below = self.random._randbelow  # random.choice(ngrams) is ngrams[_randbelow(len(ngrams))]
         self.random.seed(self.seed)
         for _ in range(self.n_trial):
             prob = self._init_probability()
             alpha = self.alpha + self.random.gauss(0.0, 1.0) * self.ALPHA_WIDTH
             factors = alpha / self.BASE_FREQ + table
-            prob *= factors[draw(ids)]
+            prob *= factors[ids[below(n)]]
             i = 0
             while True:  # langdetect normalizes and tests convergence after update 0, 5, 10, ...
                 prob /= sum(prob.tolist())  # a left-to-right sum, as langdetect's
                 if prob.max() > self.CONV_THRESHOLD or i >= self.ITERATION_LIMIT:
                     break
                 for _ in range(5):
-                    prob *= factors[draw(ids)]
+                    prob *= factors[ids[below(n)]]
                 i += 5
             langprob += prob / self.n_trial
         self.langprob = [float(p) for p in langprob]
