@@ -124,3 +124,24 @@ def test_cli_main_prints_the_four_accuracies(tmp_path, capsys):
     printed = capsys.readouterr().out.splitlines()
     assert printed == [f"{k}: {v:.2f}" for k, v in OURS.items()]
     assert (tmp_path / "eval_results_strict.jsonl").exists()
+
+
+def test_language_detector_equals_langdetect_on_gpt4_responses():
+    """Bit-identical to langdetect's own Detector on real responses and their loose-mode variants."""
+    from langdetect.detector import Detector
+    from langdetect.lang_detect_exception import LangDetectException
+
+    from rewards.ifeval.evaluate import loose_variants
+    from rewards.ifeval.language import _get_factory, _VectorDetector
+
+    def probabilities(detector, text):
+        detector.append(text)
+        try:
+            return [(p.lang, p.prob) for p in detector.get_probabilities()]
+        except LangDetectException as exc:  # e.g. an empty variant
+            return str(exc)
+
+    factory = _get_factory()
+    rows = [json.loads(x) for x in shared_data("ifeval_gpt4_responses.jsonl").open()][:60]
+    for text in (v for row in rows for v in loose_variants(row["response"])[::3]):
+        assert probabilities(_VectorDetector(factory), text) == probabilities(Detector(factory), text), text[:80]
