@@ -304,8 +304,8 @@ def test_every_checker_is_fast_on_100k_adversarial_inputs(text):
 
 
 def test_language_detector_equals_langdetect_exactly():
-    """Our detector (regex text preparation, inlined n-grams, tight sampling loop) gives langdetect's own
-    probabilities bit for bit, with the same seed, on mixed-script, URL, e-mail, capital-word and blank texts."""
+    """Our detector (regex text preparation, per-word n-grams, tight sampling loop) gives langdetect's own n-grams
+    and probabilities bit for bit, with the same seed, on mixed-script, URL, e-mail, capital-word and blank texts."""
     import random
 
     from langdetect.detector import Detector
@@ -332,6 +332,10 @@ def test_language_detector_equals_langdetect_exactly():
         "Straße ",
         "\u2014",
         "!! 12 ",
+        "AbC ",
+        "aBCd ",
+        "X ",
+        " , ",
     ]
     texts = ["", "   ", "a", "The quick brown fox jumps over the lazy dog."]
     texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 40))) for _ in range(150)]
@@ -343,5 +347,11 @@ def test_language_detector_equals_langdetect_exactly():
         except LangDetectException as exc:
             return str(exc), detector.text
 
+    def ngrams(detector, text):
+        detector.append(text)
+        detector.cleaning_text()
+        return detector._extract_ngrams()
+
     for text in texts:
+        assert ngrams(_VectorDetector(factory), text) == ngrams(Detector(factory), text), text
         assert probabilities(_VectorDetector(factory), text) == probabilities(Detector(factory), text), text
