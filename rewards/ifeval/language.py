@@ -33,7 +33,8 @@ _factory = None
 _rows: dict[str, int] = {}  # n-gram -> its row of _profiles
 _profiles = np.empty((0, 0))  # every n-gram's per-language probabilities, built once with the factory
 _word_cache: dict[str, tuple[list[str], list[str]]] = {}  # normalized word -> its n-grams (see _word_ngrams)
-_MAX_CACHED_WORDS = 1 << 17  # bounds the memory that text with many distinct words can take
+_MAX_CACHED_WORDS = 1 << 14  # with _MAX_CACHED_LENGTH, keeps the cache under ~50 MB whatever the text
+_MAX_CACHED_LENGTH = 16
 _SPACE_RUN = re.compile(" {2,}")
 _LATIN = re.compile("[A-z]")
 # langdetect compares unicode_block()'s integer to a block *name*, so its Latin Extended Additional exception
@@ -72,7 +73,7 @@ def _word_ngrams(word: str, known) -> tuple[list[str], list[str]]:
         inner += [g for g in (ch, padded[j : j + 2], padded[j - 1 : j + 2] if j else "") if g and g in known]
     k = len(word)
     trailing = [g for g in (padded[k : k + 2], padded[k - 1 : k + 2]) if g in known]
-    if len(_word_cache) < _MAX_CACHED_WORDS:
+    if len(word) <= _MAX_CACHED_LENGTH and len(_word_cache) < _MAX_CACHED_WORDS:
         _word_cache[word] = (inner, trailing)
     return inner, trailing
 
