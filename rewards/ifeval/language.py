@@ -58,10 +58,10 @@ def _get_factory():
     return _factory
 
 
-def _word_ngrams(word: str, known) -> tuple[list[str], list[str]]:
+def _word_ngrams(word: str) -> tuple[list[str], list[str]]:
     """The n-grams langdetect's ``NGram`` buffer yields for one space-free word, and the two more it yields when a
     space follows (in langdetect's order). A buffer starts at ``" "``, keeps three characters, and yields nothing
-    for a character that, like the one before it, is upper-case."""
+    for a character that, like the one before it, is upper-case. Only profile n-grams (``_rows``) are kept."""
     cached = _word_cache.get(word)
     if cached is not None:
         return cached
@@ -70,9 +70,9 @@ def _word_ngrams(word: str, known) -> tuple[list[str], list[str]]:
     for j, ch in enumerate(word):
         if j and ch.isupper() and word[j - 1].isupper():
             continue
-        inner += [g for g in (ch, padded[j : j + 2], padded[j - 1 : j + 2] if j else "") if g and g in known]
+        inner += [g for g in (ch, padded[j : j + 2], padded[j - 1 : j + 2] if j else "") if g and g in _rows]
     k = len(word)
-    trailing = [g for g in (padded[k : k + 2], padded[k - 1 : k + 2]) if g in known]
+    trailing = [g for g in (padded[k : k + 2], padded[k - 1 : k + 2]) if g in _rows]
     if len(word) <= _MAX_CACHED_LENGTH and len(_word_cache) < _MAX_CACHED_WORDS:
         _word_cache[word] = (inner, trailing)
     return inner, trailing
@@ -95,12 +95,12 @@ class _VectorDetector(Detector):
             super().cleaning_text()
 
     def _extract_ngrams(self):
-        known, result = self.word_lang_prob_map, []
+        result = []
         pieces = self.text.translate({ord(c): NGram.normalize(c) for c in set(self.text)}).split(" ")
         last = len(pieces) - 1
         for i, word in enumerate(pieces):
             if word:
-                inner, trailing = _word_ngrams(word, known)
+                inner, trailing = _word_ngrams(word)
                 result.extend(inner)
                 if i < last:  # a space follows the word
                     result.extend(trailing)
