@@ -14,7 +14,7 @@ How often a question gets the worked answer depends on its phrasing (`WORKED_SHA
 SFT, which imitates its data, answers some phrasings by working and guesses on the others. The verifier then
 tells DPO (on-policy pairs) and RLVR which habit pays: the gain after SFT comes from dropping the guesses, not
 from new arithmetic, which a one-million-parameter model learns only slowly. Sums stay at most 10 so SFT learns
-the worked arithmetic reliably in two epochs.
+the worked arithmetic reliably (three epochs in `recipes/quickstart/sft.yaml`).
 
 Everything is generated from a seed, so `python -m tulu_recipes.quickstart.data OUT_DIR` rewrites the
 shipped files byte for byte.
