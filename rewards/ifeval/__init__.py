@@ -1,9 +1,11 @@
 """IFEval verifier (Zhou et al., arXiv 2311.07911) with strict and loose modes, no downloads.
 
 ``verify(completion, ground_truth, *, loose=False) -> bool`` accepts either open-instruct's RLVR
-format (``{"func_name": ..., <kwargs>}``, JSON string or dict; see ``open_instruct``) or Google's
-(``{"instruction_id_list": [...], "kwargs": [...], "prompt": ...}``); every instruction must be
-followed. It never raises: malformed input gives False. ``check_instructions`` gives per-instruction
+format (``{"func_name": ..., <kwargs>}``, JSON string or dict), judged by open-instruct's own 25 functions
+(``open_instruct``), or Google's (``{"instruction_id_list": [...], "kwargs": [...], "prompt": ...}``), judged by
+IFEval's checkers, where every instruction must be followed. ``loose`` tries IFEval's 8 loose variants of the
+response (for open-instruct rows, of the extracted answer); one passing is enough. It never raises: malformed
+input gives False. ``check_instructions`` gives per-instruction
 verdicts for the evaluation CLI (``python -m rewards.ifeval``).
 """
 
@@ -15,7 +17,7 @@ from typing import Any
 
 from rewards.ifeval.evaluate import accuracies, check_instructions, loose_variants
 from rewards.ifeval.instructions import CHECKERS
-from rewards.ifeval.open_instruct import FUNCTION_NAMES, translate_ground_truth
+from rewards.ifeval.open_instruct import FUNCTION_NAMES, check
 
 __all__ = ["CHECKERS", "FUNCTION_NAMES", "accuracies", "check_instructions", "loose_variants", "verify"]
 
@@ -29,17 +31,13 @@ def verify(completion: str, ground_truth: str | Mapping[str, Any], *, loose: boo
         if not isinstance(gt, Mapping):
             return False
         if "func_name" in gt:
-            pairs = translate_ground_truth(gt)
-            ids = [iid for iid, _ in pairs]
-            kwargs = [kw for _, kw in pairs]
-            prompt = ""
-        else:
-            ids = list(gt["instruction_id_list"])
-            raw = gt.get("kwargs")
-            kwargs = [{}] * len(ids) if raw is None else list(raw)
-            prompt = str(gt.get("prompt") or "")
-            if len(kwargs) != len(ids):
-                return False
+            return check(completion, gt, variants=loose_variants if loose else None)
+        ids = list(gt["instruction_id_list"])
+        raw = gt.get("kwargs")
+        kwargs = [{}] * len(ids) if raw is None else list(raw)
+        prompt = str(gt.get("prompt") or "")
+        if len(kwargs) != len(ids):
+            return False
         if not ids:
             return False
         return all(check_instructions(prompt, completion, ids, kwargs, loose=loose))

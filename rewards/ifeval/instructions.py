@@ -45,7 +45,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from rewards.ifeval.language import detect_language
-from rewards.ifeval.text import count_sentences, count_words, word_tokenize
+from rewards.ifeval.text import count_bracket_spans, count_sentences, count_words, word_tokenize
 
 Checker = Callable[[str, Mapping[str, Any], str], bool]
 
@@ -147,22 +147,7 @@ def postscript(response: str, kw: Mapping[str, Any], prompt: str) -> bool:
 
 
 def number_placeholders(response: str, kw: Mapping[str, Any], prompt: str) -> bool:
-    """Count ``[...]`` spans on one line, left to right, without overlap (linear scan)."""
-    count, pos, n = 0, 0, len(response)
-    while pos < n:
-        open_at = response.find("[", pos)
-        if open_at < 0:
-            break
-        close_at = response.find("]", open_at + 1)
-        line_end = response.find("\n", open_at + 1)
-        if close_at >= 0 and (line_end < 0 or close_at < line_end):
-            count += 1
-            pos = close_at + 1
-        elif line_end >= 0:
-            pos = line_end + 1
-        else:
-            break
-    return count >= int(kw["num_placeholders"])
+    return count_bracket_spans(response) >= int(kw["num_placeholders"])
 
 
 def number_bullet_lists(response: str, kw: Mapping[str, Any], prompt: str) -> bool:
