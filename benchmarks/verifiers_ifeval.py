@@ -147,6 +147,15 @@ def _row(name: str, verdicts, times, reference) -> dict:
     }
 
 
+def _clear_caches() -> None:
+    """Start each timed pass of ours cold: no sentence count or language verdict cached by an earlier pass."""
+    from rewards.ifeval.language import detect_language
+    from rewards.ifeval.text import _cached_count
+
+    _cached_count.cache_clear()
+    detect_language.cache_clear()
+
+
 LANGUAGE_IDS = ("language:response_language", "change_case:english_capital", "change_case:english_lowercase")
 
 
@@ -174,6 +183,7 @@ def rows() -> list[dict]:
         print(f"baseline skipped: {how}", file=sys.stderr)
     out = []
     for suffix, items in (("", _load_items()), (", no language ids", _without_language(_load_items()))):
+        _clear_caches()
         ours, our_times = _timed(_ours, items)
         out.append(_row(f"rewards.ifeval (ours){suffix}", ours, our_times, ours))
         if run is not None:

@@ -26,6 +26,7 @@ English Punkt model, and "capital words" with NLTK's Treebank word tokenizer):
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import punkt
 
@@ -36,7 +37,7 @@ _SENTENCES = punkt.PunktSentenceTokenizer(punkt.load_model("english"))
 
 def count_words(text: str) -> int:
     """Number of ``\\w+`` tokens in ``text``."""
-    return sum(1 for _ in _WORD.finditer(text))
+    return len(_WORD.findall(text))
 
 
 def count_bracket_spans(text: str) -> int:
@@ -56,7 +57,18 @@ def split_sentences(text: str) -> list[str]:
 
 
 def count_sentences(text: str) -> int:
-    """Number of sentences in ``text`` (see ``split_sentences``)."""
+    """Number of sentences in ``text`` (see ``split_sentences``); texts up to 64k characters are cached."""
+    if len(text) > _MAX_CACHED_TEXT:
+        return len(_SENTENCES.tokenize(text))
+    return _cached_count(text)
+
+
+_MAX_CACHED_TEXT = 1 << 16  # with the 256 entries below, the cache holds at most ~16M characters
+
+
+@lru_cache(maxsize=256)
+def _cached_count(text: str) -> int:
+    """Loose mode counts the same variant text several times (strict response = first variant, often ``*``-free)."""
     return len(_SENTENCES.tokenize(text))
 
 
