@@ -146,7 +146,7 @@ def test_choice_hedging_counts_distinct_whole_options():
     assert verify("I say yes, definitely.", {"func_name": "validate_choice", "options": opts})  # inside a longer one
     assert not verify("yes or no", {"func_name": "validate_choice", "options": opts})
     assert verify("Answer: B", {"func_name": "validate_choice", "options": ["A", "B"]})  # "A" only inside a word
-    # RLVR-IFeval's options are one string: its quoted options, not its characters (deliberate difference 3)
+    # options given as one string are its quoted options, not its characters (deliberate difference 3)
     assert choice_options("('a', \"b\")") == ["a", "b"]
     assert not verify(
         "Maybe so.", {"func_name": "validate_choice", "options": "('My answer is yes.', 'My answer is no.')"}

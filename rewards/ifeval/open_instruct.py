@@ -53,12 +53,11 @@ Deliberate differences from open-instruct, each for a rule of this project's ver
    or a string of digits (read as that number).
 2. An empty response (after the answer extraction above) scores 0; open-instruct's ``IFEvalVerifierOld`` would
    pass it on e.g. ``validate_no_commas`` (its newer ``IFEvalVerifier`` scores it 0, as we do).
-3. ``validate_choice`` options given as one string (as ``allenai/RLVR-IFeval`` stores them, e.g.
-   ``"('My answer is yes.', 'My answer is no.')"``) are the quoted options in it, or the whole string when none is
-   quoted; open-instruct iterates such a string character by character, so nearly any response passed (one
-   holding a space, say). Hedging scores 0: a response that contains two or more different options, each as a
-   whole word (not inside a longer option that also occurs), fails, where open-instruct passes it; otherwise RL
-   learns to print every option.
+3. ``validate_choice`` options given as one string (e.g. ``"('My answer is yes.', 'My answer is no.')"``) are
+   the quoted options in it, or the whole string when none is quoted; open-instruct iterates such a string
+   character by character, so nearly any response passed (one holding a space, say). Hedging scores 0: a
+   response that contains two or more different options, each as a whole word (not inside a longer option that
+   also occurs), fails, where open-instruct passes it; otherwise RL learns to print every option.
 4. ``keyword_list`` / ``forbidden_words`` given as one string are one keyword (open-instruct iterates its
    characters).
 5. ``validate_response_language`` uses langdetect's algorithm seeded with 0 (``language.detect_language``), so a
