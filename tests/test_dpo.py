@@ -21,6 +21,7 @@ from tulu_recipes.stages.common import load_causal_lm, load_tokenizer
 from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 
 BETA = 5.0
+FP32_TOL = 2e-5  # see test_loss_and_normalized_rewards_match_hand_computation
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -70,8 +71,11 @@ def config(tmp_path, **kw) -> TuluDPOConfig:
     )
 
 
-def response_mean_logps(model, tokenizer, prompt: list[dict], answer: list[dict]) -> torch.Tensor:
-    """ℓ̄ = mean log-prob of the answer's tokens (content + EOS) after the rendered prompt, from raw logits."""
+def response_mean_logps(model, tokenizer, prompt: list[dict], answer: list[dict], summed: bool = False) -> torch.Tensor:
+    """ℓ̄ = mean log-prob of the answer's tokens (content + EOS) after the rendered prompt, from raw logits.
+
+    `summed=True` gives the sum instead: the unnormalized DPO formula, which the test must tell apart.
+    """
     prompt_text = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
     full_text = tokenizer.apply_chat_template(prompt + answer, tokenize=False)
     assert full_text == prompt_text + answer[0]["content"] + tokenizer.eos_token
@@ -81,30 +85,31 @@ def response_mean_logps(model, tokenizer, prompt: list[dict], answer: list[dict]
     response = full_ids[len(prompt_ids) :]
     assert tokenizer.decode(response) == answer[0]["content"] + tokenizer.eos_token
     with torch.no_grad():
-        logits = model(input_ids=torch.tensor([full_ids])).logits[0].float()
+        logits = model(input_ids=torch.tensor([full_ids])).logits[0].double()
     logps = F.log_softmax(logits, dim=-1)
     positions = torch.arange(len(prompt_ids), len(full_ids))
-    return logps[positions - 1, torch.tensor(response)].mean()
+    token_logps = logps[positions - 1, torch.tensor(response)]
+    return token_logps.sum() if summed else token_logps.mean()
 
 
-def hand_dpo_norm(policy, reference, tokenizer, rows) -> tuple[float, dict[str, float]]:
-    """The paper's loss (batch mean) and the normalized rewards β(ℓ̄θ − ℓ̄ref), computed independently."""
+def hand_dpo_norm(policy, reference, tokenizer, rows, summed: bool = False) -> tuple[float, dict[str, float]]:
+    """The paper's loss (batch mean) and the normalized rewards β(ℓ̄θ − ℓ̄ref), computed independently.
+
+    Computed in float64 on float64 copies of both models, so the reference carries no fp32 rounding of its own
+    and the tolerance below only has to cover the trainer's fp32 kernels.
+    """
+    policy = copy.deepcopy(policy).double().eval()
+    reference = copy.deepcopy(reference).double().eval()
     chosen, rejected = [], []
     for row in rows:
-        chosen.append(
-            BETA
-            * (
-                response_mean_logps(policy, tokenizer, row["prompt"], row["chosen"])
-                - response_mean_logps(reference, tokenizer, row["prompt"], row["chosen"])
+        for out, answer in ((chosen, row["chosen"]), (rejected, row["rejected"])):
+            out.append(
+                BETA
+                * (
+                    response_mean_logps(policy, tokenizer, row["prompt"], answer, summed)
+                    - response_mean_logps(reference, tokenizer, row["prompt"], answer, summed)
+                )
             )
-        )
-        rejected.append(
-            BETA
-            * (
-                response_mean_logps(policy, tokenizer, row["prompt"], row["rejected"])
-                - response_mean_logps(reference, tokenizer, row["prompt"], row["rejected"])
-            )
-        )
     c, r = torch.stack(chosen), torch.stack(rejected)
     loss = (-F.logsigmoid(c - r)).mean().item()
     rewards = {
@@ -162,9 +167,15 @@ def test_loss_and_normalized_rewards_match_hand_computation(tmp_path, tiny_base,
     expected_loss, expected_rewards = hand_dpo_norm(trainer.model, reference, tokenizer, pairs)
 
     assert abs(expected_loss - math.log(2)) > 1e-2  # the policy really differs from the reference
-    assert loss == pytest.approx(expected_loss, abs=1e-6)
+    # fp32 log-probs of a few-token answer carry ~1e-6 of rounding, which β = 5 scales up; the kernels differ
+    # across CPUs and thread counts, so 2e-5 (relative, and absolute for rewards near 0) fits fp32 while the
+    # unnormalized formula (sums, not means) lands orders of magnitude away, as checked first.
+    wrong_loss, wrong_rewards = hand_dpo_norm(trainer.model, reference, tokenizer, pairs, summed=True)
+    assert abs(wrong_loss - expected_loss) > 100 * FP32_TOL
+    assert abs(wrong_rewards["rewards_norm/margins"] - expected_rewards["rewards_norm/margins"]) > 100 * FP32_TOL
+    assert loss == pytest.approx(expected_loss, rel=FP32_TOL, abs=FP32_TOL)
     for key, value in expected_rewards.items():
-        assert logs[key] == pytest.approx(value, abs=2e-6), key
+        assert logs[key] == pytest.approx(value, rel=FP32_TOL, abs=FP32_TOL), key
     # The margins are the loss's own argument, unlike TRL's β·(summed log-ratio) rewards.
     assert logs["rewards_norm/margins"] != pytest.approx(logs["rewards/margins"], abs=1e-3)
 
@@ -191,8 +202,9 @@ def test_training_logs_normalized_rewards_and_improves_margin(tmp_path, tiny_bas
     steps = [h for h in trainer.state.log_history if "loss" in h]
     assert len(steps) == 6
     # Step 1: policy = reference, so every normalized reward is exactly 0 and the loss is log 2.
-    assert steps[0]["loss"] == pytest.approx(math.log(2), abs=1e-6)
-    assert steps[0]["rewards_norm/margins"] == pytest.approx(0.0, abs=1e-6)
+    # (up to fp32 rounding: the cached reference log-probs come from another forward pass than the policy's)
+    assert steps[0]["loss"] == pytest.approx(math.log(2), rel=FP32_TOL)
+    assert steps[0]["rewards_norm/margins"] == pytest.approx(0.0, abs=FP32_TOL)
     # The loss is -log σ(margin) per pair, so a falling loss means a growing normalized margin.
     assert steps[-1]["loss"] < steps[0]["loss"] - 0.05
     assert steps[-1]["rewards_norm/margins"] > 0.05

@@ -72,7 +72,12 @@ def test_config_allows_one_sample_per_prompt_and_has_paper_defaults(tmp_path):
     cfg = TuluPPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, per_device_train_batch_size=3)
     assert (cfg.num_generations, cfg.generation_batch_size, cfg.num_iterations) == (1, 3, 4)
     assert (cfg.beta, cfg.gamma, cfg.lam, cfg.vf_coef, cfg.cliprange_value, cfg.epsilon) == (
-        0.05, 1.0, 0.95, 0.1, 0.2, 0.2
+        0.05,
+        1.0,
+        0.95,
+        0.1,
+        0.2,
+        0.2,
     )
     assert cfg.non_stop_penalty == -10.0 and cfg.learning_rate == 3e-7 and cfg.disable_dropout
     with pytest.raises(ValueError, match="gamma"):
@@ -89,7 +94,9 @@ def test_value_head_starts_as_the_reward_model(tmp_path, reward_model_dir):
         values = per_token_values(trainer.value_model.eval(), ids, torch.ones_like(ids))[0]
         rm_prefix_scores = torch.stack([rm(input_ids=ids[:, : t + 1]).logits[0, 0] for t in range(ids.size(1))])
     assert values.shape == (ids.size(1),)
-    assert torch.allclose(values, rm_prefix_scores, atol=1e-5)
+    # fp32, and each prefix is a forward pass of another length (other kernel paths): 1e-4 against scores whose
+    # spread is > 0.01, so a value head that is not the reward model's fails.
+    assert torch.allclose(values, rm_prefix_scores, rtol=1e-4, atol=1e-4)
     assert rm_prefix_scores.std() > 0.01  # a head that gives different scores, so equality means something
 
     # in a right-padded batch the value at each row's last real token is the RM's score of that row
@@ -100,7 +107,7 @@ def test_value_head_starts_as_the_reward_model(tmp_path, reward_model_dir):
     with torch.no_grad():
         values = per_token_values(trainer.value_model, batch, mask)
         scores = rm(input_ids=batch, attention_mask=mask).logits[:, 0]
-    assert torch.allclose(torch.stack([values[0, -1], values[1, 4]]), scores, atol=1e-5)
+    assert torch.allclose(torch.stack([values[0, -1], values[1, 4]]), scores, rtol=1e-4, atol=1e-4)
 
 
 def test_value_model_defaults_to_the_policy_with_a_new_head(tmp_path):
@@ -129,8 +136,15 @@ def test_ppo_steps_train_policy_and_value_and_log(tmp_path, reward_model_dir):
     for entry in logs:
         # reward 1 for a completion that ends in EOS, the -10 penalty for one that does not
         assert entry["reward"] == pytest.approx(1.0 - 11.0 * entry["completions/clipped_ratio"], abs=1e-4)
-        for key in ("kl", "value/explained_variance", "policy_loss", "entropy", "verifier/gsm8k/reward",
-                    "completions/mean_length", "value/grad_norm"):
+        for key in (
+            "kl",
+            "value/explained_variance",
+            "policy_loss",
+            "entropy",
+            "verifier/gsm8k/reward",
+            "completions/mean_length",
+            "value/grad_norm",
+        ):
             assert key in entry and entry[key] is not None, key
         assert entry["value_loss"] > 0
     assert logs[0]["kl"] == 0.0 and logs[1]["kl"] != 0.0  # the policy leaves the reference after the first update

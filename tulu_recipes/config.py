@@ -43,6 +43,11 @@ REMOVED_KEYS: dict[str, str] = {
 }
 
 
+INIT_VALUES = "_tulu_init_values"  # attribute parse_recipe sets on each config: the values it was built from
+RECIPE_ENV = "_tulu_recipe_env"  # and on the first config: the recipe's `env:` mapping
+RECIPE_HEADER = "# Fully resolved recipe written by tulu-recipes; run it again as is."
+
+
 class RecipeError(ValueError):
     """A recipe that cannot run: unknown key, wrong type, bad value. The message names file and key."""
 
@@ -188,6 +193,8 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
     """
     recipe_path, cli = _split_argv(list(sys.argv[1:] if argv is None else argv))
     parser = TrlParser(list(dataclass_types))
+    env: dict[str, Any] = {}
+    recipe: dict[str, Any] = {}
     known = _fields(dataclass_types)
     if recipe_path is not None:
         recipe = load_yaml(recipe_path)
@@ -215,6 +222,22 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
     *instances, remaining = parsed
     if remaining:
         raise RecipeError(f"unexpected arguments on the command line: {' '.join(remaining)}")
+    # What the recipe and the command line set, as each config received it before its __post_init__ derived
+    # other values: the saved recipe writes these plus class defaults, so TRL accepts it back (`resolved_recipe`).
+    namespace = vars(parser.parse_known_args(args=cli)[0])
+    user_set = set(recipe) | {t[2:].split("=", 1)[0].replace("-", "_") for t in cli if t.startswith("--")}
+    for instance in instances:
+        init: dict[str, Any] = {}
+        for f in dataclasses.fields(instance):
+            if not f.init or f.name not in namespace:
+                continue
+            if f.name in user_set:
+                init[f.name] = namespace[f.name]
+            elif _class_default(f) == namespace[f.name]:  # a default the parser hands back as it is
+                init[f.name] = namespace[f.name]
+        object.__setattr__(instance, INIT_VALUES, init)
+    if recipe_path is not None and env:
+        object.__setattr__(instances[0], RECIPE_ENV, dict(env))
     return tuple(instances)
 
 
@@ -233,27 +256,53 @@ def _jsonable(value: Any) -> Any:
 
 
 def resolved_recipe(*configs: Any) -> dict[str, Any]:
-    """Every init field of every config with its final value, as one flat mapping (a runnable recipe)."""
+    """Every init field of every config, as one flat mapping that runs again unchanged.
+
+    A config from `parse_recipe` gives what the recipe and the command line set, and the class defaults of the
+    other fields (those the parser hands back unchanged; the rest are left out and take their default again).
+    Never the values its __post_init__ derived, which TRL may refuse back together (GRPOConfig fills
+    `generation_batch_size` from `steps_per_generation`, then rejects both set). A config built directly gives
+    its field values. An `env:` mapping of the recipe comes first.
+    """
     out: dict[str, Any] = {}
+    env = next((getattr(c, RECIPE_ENV) for c in configs if hasattr(c, RECIPE_ENV)), None)
+    if env:
+        out["env"] = _jsonable(env)
     for config in configs:
+        init = getattr(config, INIT_VALUES, None)
         for f in dataclasses.fields(config):
             if f.init and not f.name.startswith("_"):
-                out[f.name] = _jsonable(getattr(config, f.name))
+                if init is None:
+                    out[f.name] = _jsonable(getattr(config, f.name))
+                elif f.name in init:
+                    out[f.name] = _jsonable(init[f.name])
     return out
+
+
+def _class_default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+def recipe_yaml(*configs: Any) -> str:
+    """The resolved recipe as YAML text: the body of recipe.yaml and of the model card's recipe section."""
+    return yaml.safe_dump(resolved_recipe(*configs), sort_keys=False, allow_unicode=True)
 
 
 def save_recipe(output_dir: str | Path, *configs: Any, filename: str = "recipe.yaml") -> Path:
     """Write the fully resolved recipe next to the outputs; it can be run again as is."""
     path = Path(output_dir) / filename
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = yaml.safe_dump(resolved_recipe(*configs), sort_keys=False, allow_unicode=True)
-    path.write_text(f"# Fully resolved recipe written by tulu-recipes; run it again as is.\n{body}", encoding="utf-8")
+    path.write_text(f"{RECIPE_HEADER}\n{recipe_yaml(*configs)}", encoding="utf-8")
     return path
 
 
 def recipe_markdown(*configs: Any) -> str:
     """The resolved recipe as a fenced YAML block for a model card."""
-    body = yaml.safe_dump(resolved_recipe(*configs), sort_keys=False, allow_unicode=True)
+    body = recipe_yaml(*configs)
     return f"## Recipe\n\nTrained with tulu-recipes using this fully resolved recipe:\n\n```yaml\n{body}```\n"
 
 

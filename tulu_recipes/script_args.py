@@ -50,6 +50,13 @@ class TuluScriptArguments(ScriptArguments):
         default=False,
         metadata={"help": "Only report contaminated sources found by `decontaminate_against`, do not stop."},
     )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Replace a finished model in `output_dir`. Without it (or `resume_from_checkpoint`), a run "
+            "aimed at a finished model's folder stops before loading anything."
+        },
+    )
     max_nonfinite_steps: int = field(
         default=5,
         metadata={

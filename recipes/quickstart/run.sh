@@ -14,7 +14,8 @@ start=$(date +%s)
 stamp() { echo "   ($(( $(date +%s) - start ))s elapsed)"; }
 
 echo "== 1/5 SFT: sum loss on bundled answers (worked ones and a low-quality source that guesses) =="
-"$py" -m tulu_recipes.stages.sft "$here/sft.yaml" --output_dir "$out/sft" --disable_tqdm true
+"$py" -m tulu_recipes.stages.sft "$here/sft.yaml" --output_dir "$out/sft" --disable_tqdm true \
+  --overwrite_output_dir true
 stamp
 
 echo
@@ -28,13 +29,14 @@ stamp
 echo
 echo "== 3/5 DPO: length-normalized (dpo_norm, beta 5) on the on-policy pairs, from SFT =="
 OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" "$py" -m tulu_recipes.stages.dpo "$out/dpo.yaml" \
-  --model_name_or_path "$out/sft" --output_dir "$out/dpo" --disable_tqdm true
+  --model_name_or_path "$out/sft" --output_dir "$out/dpo" --disable_tqdm true \
+  --overwrite_output_dir true
 stamp
 
 echo
 echo "== 4/5 RLVR: PPO with the GSM8K verifier, from DPO =="
 "$py" -m tulu_recipes.stages.rlvr "$here/rlvr.yaml" --model_name_or_path "$out/dpo" --output_dir "$out/rlvr" \
-  --disable_tqdm true
+  --disable_tqdm true --overwrite_output_dir true
 stamp
 
 echo

@@ -1,9 +1,18 @@
-"""What every training stage does the same way: tokenizer and template, model loading, data, outputs."""
+"""What every training stage does the same way: tokenizer and template, model loading, data, outputs.
+
+Outputs follow one rule: nothing a user made is lost. `refuse_finished_run` (right after parsing) stops a run
+aimed at an `output_dir` that holds a finished model unless the recipe says `overwrite_output_dir` or resumes.
+Nothing is written into `output_dir` until the data, template, tokenizer and model have loaded and the trainer
+is built (`train_and_save`); a run that fails before its first checkpoint takes back what it wrote. The model
+card and `recipe.yaml` are written together from the same resolved recipe.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +21,43 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from trl import ModelConfig
 
 from tulu_recipes.chat_templates import ChatTemplate, load_chat_template
-from tulu_recipes.config import RecipeError, recipe_markdown, save_recipe
+from tulu_recipes.config import RecipeError, save_recipe
 from tulu_recipes.data import FilterConfig, MixtureResult, load_mixture
+from tulu_recipes.model_card import write_model_card
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.trainers.fault_tolerance import resolve_resume
 
 logger = logging.getLogger("tulu_recipes")
 PAD_TOKEN = "<pad>"
+# Top-level files of a saved final model (checkpoints live in checkpoint-N/ folders): their presence = finished.
+FINISHED_MODEL_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+    "adapter_model.safetensors",
+    "adapter_model.bin",
+)
+DATA_OUTPUTS = ("mixture.json", "mixture.md", "decontamination.json", "decontamination.md")
+
+
+def finished_model_file(output_dir: str | Path | None) -> Path | None:
+    """The saved final model in `output_dir`, if a finished run is there."""
+    if not output_dir:
+        return None
+    return next((Path(output_dir) / n for n in FINISHED_MODEL_FILES if (Path(output_dir) / n).is_file()), None)
+
+
+def refuse_finished_run(script_args: TuluScriptArguments, training_args: Any) -> None:
+    """Stop before anything loads when `output_dir` holds a finished model the recipe neither overwrites nor resumes."""
+    found = finished_model_file(training_args.output_dir)
+    if found is None or script_args.overwrite_output_dir or training_args.resume_from_checkpoint:
+        return
+    raise RecipeError(
+        f"output_dir {training_args.output_dir} holds a finished model ({found.name}); not overwriting it. "
+        "Choose another `output_dir`, set `overwrite_output_dir: true` to replace it, or "
+        "`resume_from_checkpoint: true` to continue it"
+    )
 
 
 def load_tokenizer(model_args: ModelConfig, template: ChatTemplate, training: bool) -> PreTrainedTokenizerBase:
@@ -56,8 +95,15 @@ def load_causal_lm(model_args: ModelConfig, tokenizer: PreTrainedTokenizerBase) 
     return model
 
 
-def load_stage_data(script_args: TuluScriptArguments, seed: int, kind: str, output_dir: str | None) -> MixtureResult:
-    """Mix the recipe's sources for a stage, apply the paper's filters, save the per-source table."""
+def load_stage_data(
+    script_args: TuluScriptArguments, seed: int, kind: str, output_dir: str | None, report_dir: str | None = None
+) -> MixtureResult:
+    """Mix the recipe's sources for a stage and apply the paper's filters.
+
+    With `output_dir`, save the per-source table there. A decontamination report is kept on the result
+    (`decontamination`); when it stops the run it is saved in `output_dir`, else `report_dir`, if that is a new or
+    empty folder, else a fresh temporary one (a finished run's files are never touched).
+    """
     sources = script_args.mixture_sources()
     if not sources:
         raise RecipeError("the recipe names no data: set `dataset_mixer` (or `dataset_name`)")
@@ -68,14 +114,34 @@ def load_stage_data(script_args: TuluScriptArguments, seed: int, kind: str, outp
     )
     result = load_mixture(sources, kind=kind, seed=seed, filters=filters, test_size=script_args.test_size)
     logger.info("Data mixture:\n%s", result.to_markdown())
+    result.decontamination = None  # type: ignore[attr-defined]
     if script_args.decontaminate_against:
-        check_contamination(result, script_args, output_dir)
+        result.decontamination = check_contamination(result, script_args, output_dir or report_dir)  # type: ignore[attr-defined]
     if output_dir:
-        out = Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "mixture.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
-        (out / "mixture.md").write_text(result.to_markdown(), encoding="utf-8")
+        write_data_outputs(output_dir, result)
     return result
+
+
+def write_data_outputs(output_dir: str | Path, result: MixtureResult) -> list[Path]:
+    """Save the mixture table (and the decontamination report, if any) next to the outputs; return the paths."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "mixture.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+    (out / "mixture.md").write_text(result.to_markdown(), encoding="utf-8")
+    report = getattr(result, "decontamination", None)
+    if report is not None:
+        report.write(out)
+    return [out / name for name in DATA_OUTPUTS if (out / name).is_file()]
+
+
+def _report_dir(output_dir: str | None) -> str | None:
+    """Where a refusing decontamination report may go: `output_dir` if new or empty, else a temporary folder."""
+    if not output_dir:
+        return None
+    out = Path(output_dir)
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return output_dir
+    return tempfile.mkdtemp(prefix="tulu-decontamination-")
 
 
 def mixture_seed(training_args: Any) -> int:
@@ -91,34 +157,81 @@ def trainer_datasets(data: MixtureResult, columns: list[str]) -> dict[str, Any]:
     }
 
 
-def check_contamination(result: MixtureResult, script_args: TuluScriptArguments, output_dir: str | None) -> None:
-    """Stop before training when a source overlaps a declared evaluation set (paper §3.2: 8-grams, 50%, 2%)."""
+def check_contamination(result: MixtureResult, script_args: TuluScriptArguments, output_dir: str | None) -> Any:
+    """Stop before training when a source overlaps a declared evaluation set (paper §3.2: 8-grams, 50%, 2%).
+
+    Returns the report; when it stops the run, saves it first (see `load_stage_data` for where).
+    """
     from tulu_recipes.data.decontaminate import build_index, load_eval_sets, scan_dataset
 
     index = build_index(load_eval_sets(list(script_args.decontaminate_against)))
     report = scan_dataset(result.train, index, source_column="source")
-    if output_dir:
-        report.write(output_dir)
     logger.info("Decontamination:\n%s", report.to_markdown())
     contaminated = report.contaminated_sources
     if contaminated and not script_args.allow_contaminated:
+        where = _report_dir(output_dir)
+        if where:
+            report.write(where)
         raise RecipeError(
             "contaminated training sources: "
             + ", ".join(contaminated)
-            + f" (report: {output_dir or 'not saved'}/decontamination.md; set `allow_contaminated: true` to train "
+            + f" (report: {where or 'not saved'}/decontamination.md; set `allow_contaminated: true` to train "
             "anyway, or drop them with `tulu-recipes decontaminate`)"
         )
+    return report
 
 
-def finish_outputs(output_dir: str, tokenizer: PreTrainedTokenizerBase, template: ChatTemplate, *configs: Any) -> None:
-    """Save the inference template into the tokenizer, and the resolved recipe next to the model and in its card."""
+def finish_outputs(
+    output_dir: str,
+    tokenizer: PreTrainedTokenizerBase,
+    template: ChatTemplate,
+    *configs: Any,
+    stage: str = "training",
+    data: MixtureResult | None = None,
+    log_history: list[dict[str, Any]] | None = None,
+    world_size: int = 1,
+) -> None:
+    """Save the inference template into the tokenizer, and the resolved recipe next to the model and in its card.
+
+    The card replaces whatever TRL or PEFT wrote (PEFT's template, TRL's checkpoint card).
+    """
     tokenizer.chat_template = template.inference
     tokenizer.save_pretrained(output_dir)
     save_recipe(output_dir, *configs)
-    card = Path(output_dir) / "README.md"
-    text = card.read_text(encoding="utf-8") if card.exists() else "# Model trained with tulu-recipes\n"
-    if "## Recipe" not in text:
-        card.write_text(text.rstrip() + "\n\n" + recipe_markdown(*configs), encoding="utf-8")
+    write_model_card(
+        output_dir,
+        stage,
+        configs,
+        data=data,
+        report=getattr(data, "decontamination", None),
+        log_history=log_history,
+        world_size=world_size,
+    )
+
+
+def start_outputs(output_dir: str, data: MixtureResult | None, *configs: Any) -> list[Path]:
+    """The run is known to start: write the resolved recipe and the data tables; return the paths written.
+
+    A card already in `output_dir` (a finished run being overwritten or resumed, a crashed run's checkpoint card)
+    describes other weights or another recipe, so it goes; the new card comes with the final model.
+    """
+    out = Path(output_dir)
+    (out / "README.md").unlink(missing_ok=True)
+    written = [save_recipe(out, *configs)]
+    if data is not None:
+        written += write_data_outputs(out, data)
+    return written
+
+
+def discard_unstarted_outputs(output_dir: str, written: list[Path], existed: bool) -> None:
+    """A run failed before its first checkpoint: take back what it wrote, and its folder if it made it."""
+    out = Path(output_dir)
+    if any(out.glob("checkpoint-*")):
+        return  # resumable work: keep the recipe that made it
+    for path in written:
+        path.unlink(missing_ok=True)
+    if not existed and out.is_dir() and not any(out.iterdir()):
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def template_for(script_args: TuluScriptArguments) -> ChatTemplate:
@@ -128,10 +241,38 @@ def template_for(script_args: TuluScriptArguments) -> ChatTemplate:
         raise RecipeError(str(err)) from None
 
 
-def train_and_save(trainer: Any, tokenizer: PreTrainedTokenizerBase, template: ChatTemplate, *configs: Any) -> Any:
-    """Train (resuming as the recipe says), then save the model, the inference template and the resolved recipe."""
+def train_and_save(
+    trainer: Any,
+    tokenizer: PreTrainedTokenizerBase,
+    template: ChatTemplate,
+    *configs: Any,
+    stage: str = "training",
+    data: MixtureResult | None = None,
+) -> Any:
+    """Train (resuming as the recipe says), then save the model, the inference template, the recipe and the card.
+
+    Called once data, template, tokenizer and model have loaded: only now does anything go into `output_dir`.
+    """
     args = trainer.args
-    trainer.train(resume_from_checkpoint=resolve_resume(args.resume_from_checkpoint, args.output_dir))
+    main = trainer.is_world_process_zero()
+    existed = Path(args.output_dir).exists()
+    written = start_outputs(args.output_dir, data, *configs) if main else []
+    try:
+        trainer.train(resume_from_checkpoint=resolve_resume(args.resume_from_checkpoint, args.output_dir))
+    except BaseException:
+        if main:
+            discard_unstarted_outputs(args.output_dir, written, existed)
+        raise
     trainer.save_model(args.output_dir)
-    finish_outputs(args.output_dir, tokenizer, template, *configs)
+    if main:
+        finish_outputs(
+            args.output_dir,
+            tokenizer,
+            template,
+            *configs,
+            stage=stage,
+            data=data,
+            log_history=trainer.state.log_history,
+            world_size=args.world_size,
+        )
     return trainer

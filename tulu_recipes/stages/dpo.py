@@ -15,13 +15,14 @@ from transformers import set_seed
 from trl import ModelConfig, get_peft_config
 
 from tulu_recipes.chat_templates import ChatTemplate
-from tulu_recipes.config import parse_recipe, run_cli, save_recipe
+from tulu_recipes.config import parse_recipe, run_cli
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages.common import (
     load_causal_lm,
     load_stage_data,
     load_tokenizer,
     mixture_seed,
+    refuse_finished_run,
     template_for,
     train_and_save,
     trainer_datasets,
@@ -50,13 +51,15 @@ RECIPE_TYPES = [TuluScriptArguments, TuluDPOConfig, ModelConfig]
 
 def main(argv: list[str] | None = None) -> TuluDPOTrainer:
     script_args, training_args, model_args = parse_recipe(RECIPE_TYPES, argv)
-    save_recipe(training_args.output_dir, script_args, training_args, model_args)
+    refuse_finished_run(script_args, training_args)
     set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
     template = template_for(script_args)
     warn_on_template_change(model_args.model_name_or_path, template)
     tokenizer = load_tokenizer(model_args, template, training=False)
-    data = load_stage_data(script_args, mixture_seed(training_args), "preference", training_args.output_dir)
+    data = load_stage_data(
+        script_args, mixture_seed(training_args), "preference", None, report_dir=training_args.output_dir
+    )
 
     trainer = TuluDPOTrainer(
         model=load_causal_lm(model_args, tokenizer),
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> TuluDPOTrainer:
         peft_config=get_peft_config(model_args),
         callbacks=fault_tolerance_callbacks(script_args.max_nonfinite_steps),
     )
-    return train_and_save(trainer, tokenizer, template, script_args, training_args, model_args)
+    return train_and_save(trainer, tokenizer, template, script_args, training_args, model_args, stage="dpo", data=data)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,13 @@ import torch
 from transformers import AutoModelForSequenceClassification, PreTrainedModel, PreTrainedTokenizerBase, set_seed
 from trl import ModelConfig, RewardTrainer, get_peft_config
 
-from tulu_recipes.config import parse_recipe, run_cli, save_recipe
+from tulu_recipes.config import parse_recipe, run_cli
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages.common import (
     load_stage_data,
     load_tokenizer,
     mixture_seed,
+    refuse_finished_run,
     template_for,
     train_and_save,
     trainer_datasets,
@@ -49,12 +50,14 @@ RECIPE_TYPES = [TuluScriptArguments, TuluRewardConfig, ModelConfig]
 
 def main(argv: list[str] | None = None) -> RewardTrainer:
     script_args, training_args, model_args = parse_recipe(RECIPE_TYPES, argv)
-    save_recipe(training_args.output_dir, script_args, training_args, model_args)
+    refuse_finished_run(script_args, training_args)
     set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
     template = template_for(script_args)
     tokenizer = load_tokenizer(model_args, template, training=False)
-    data = load_stage_data(script_args, mixture_seed(training_args), "preference", training_args.output_dir)
+    data = load_stage_data(
+        script_args, mixture_seed(training_args), "preference", None, report_dir=training_args.output_dir
+    )
 
     trainer = RewardTrainer(
         model=load_reward_model(model_args, tokenizer),
@@ -64,7 +67,9 @@ def main(argv: list[str] | None = None) -> RewardTrainer:
         peft_config=get_peft_config(model_args),
         callbacks=fault_tolerance_callbacks(script_args.max_nonfinite_steps),
     )
-    return train_and_save(trainer, tokenizer, template, script_args, training_args, model_args)
+    return train_and_save(
+        trainer, tokenizer, template, script_args, training_args, model_args, stage="reward_model", data=data
+    )
 
 
 if __name__ == "__main__":

@@ -14,13 +14,14 @@ from typing import Literal
 from transformers import set_seed
 from trl import ModelConfig, get_peft_config
 
-from tulu_recipes.config import RecipeError, load_yaml, parse_recipe, run_cli, save_recipe
+from tulu_recipes.config import RecipeError, load_yaml, parse_recipe, run_cli
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages.common import (
     load_causal_lm,
     load_stage_data,
     load_tokenizer,
     mixture_seed,
+    refuse_finished_run,
     template_for,
     train_and_save,
     trainer_datasets,
@@ -79,8 +80,10 @@ def load_rewards(rlvr_args: RLVRArguments) -> list:
     if not rlvr_args.reward_funcs:
         raise RecipeError("`reward_funcs` is empty: RLVR needs at least one verifier")
     try:
-        return [load_reward(name, value=rlvr_args.reward_value, loose=rlvr_args.ifeval_loose)
-                for name in rlvr_args.reward_funcs]
+        return [
+            load_reward(name, value=rlvr_args.reward_value, loose=rlvr_args.ifeval_loose)
+            for name in rlvr_args.reward_funcs
+        ]
     except (KeyError, ImportError, ValueError) as err:
         raise RecipeError(f"reward_funcs: {err}") from None
 
@@ -91,12 +94,12 @@ def main(argv: list[str] | None = None):
     script_args, rlvr_args, training_args, model_args = parse_recipe(
         [TuluScriptArguments, RLVRArguments, config_cls, ModelConfig], argv
     )
-    save_recipe(training_args.output_dir, script_args, rlvr_args, training_args, model_args)
+    refuse_finished_run(script_args, training_args)
     set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
     template = template_for(script_args)
     tokenizer = load_tokenizer(model_args, template, training=False)
-    data = load_stage_data(script_args, mixture_seed(training_args), "rlvr", training_args.output_dir)
+    data = load_stage_data(script_args, mixture_seed(training_args), "rlvr", None, report_dir=training_args.output_dir)
 
     trainer = trainer_cls(
         model=load_causal_lm(model_args, tokenizer),
@@ -107,7 +110,9 @@ def main(argv: list[str] | None = None):
         peft_config=get_peft_config(model_args),
         callbacks=fault_tolerance_callbacks(script_args.max_nonfinite_steps),
     )
-    return train_and_save(trainer, tokenizer, template, script_args, rlvr_args, training_args, model_args)
+    return train_and_save(
+        trainer, tokenizer, template, script_args, rlvr_args, training_args, model_args, stage="rlvr", data=data
+    )
 
 
 if __name__ == "__main__":
