@@ -83,7 +83,8 @@ class TurnMaskCollator(DataCollatorForPreference):
             return output
         masks = [list(e[MASK_COLUMNS[0]]) for e in examples] + [list(e[MASK_COLUMNS[1]]) for e in examples]
         if self.max_length is not None:  # the same per-sequence truncation TRL applies to the token ids
-            cut = slice(None, self.max_length) if self.truncation_mode == "keep_start" else slice(-self.max_length, None)
+            keep_start = self.truncation_mode == "keep_start"
+            cut = slice(None, self.max_length) if keep_start else slice(-self.max_length, None)
             masks = [m[cut] for m in masks]
         completion_mask = pad(
             [torch.tensor(m, dtype=torch.long) for m in masks],
@@ -170,9 +171,11 @@ class TuluDPOTrainer(DPOTrainer):
                 MASK_COLUMNS[1]: all_turns_mask(prompt_len + len(row["rejected_ids"]), spans),
             }
 
-        kwargs = {"desc": f"Masking every assistant turn of the {dataset_name} dataset"} if isinstance(
-            dataset, Dataset
-        ) else {}
+        kwargs = (
+            {"desc": f"Masking every assistant turn of the {dataset_name} dataset"}
+            if isinstance(dataset, Dataset)
+            else {}
+        )
         return dataset.map(add_masks, **kwargs)
 
     def _set_signature_columns_if_needed(self):
