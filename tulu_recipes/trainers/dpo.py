@@ -16,7 +16,7 @@ Which tokens ℓ̄ averages over is `preference_turns`:
 The two coincide on single-turn pairs. `all` is carried by two extra dataset columns (`chosen_loss_mask`,
 `rejected_loss_mask`, one flag per token of prompt + answer) that the collator turns into TRL's `completion_mask`,
 which TRL's loss, metrics and reference pass all read; nothing else of TRL changes. The masks are computed here
-because transformers' assistant mask needs `{% generation %}` markers, which the inference template DPO uses has not.
+because transformers' assistant mask needs `{% generation %}` markers, which the inference template DPO uses lacks.
 
 What is ours:
 
