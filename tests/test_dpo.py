@@ -36,7 +36,8 @@ def tokenizer(tiny_base):
 def pairs(quickstart_dir) -> list[dict]:
     lines = (quickstart_dir / "data" / "preferences.jsonl").read_text(encoding="utf-8").splitlines()[:6]
     rows = [json.loads(line) for line in lines]
-    # One multi-turn pair: only the final assistant turn is the completion (the earlier one is prompt context).
+    # One multi-turn pair: under `preference_turns: final` only the final assistant turn is the completion (the
+    # earlier one is prompt context); `all` is tested in test_dpo_turns.py.
     rows[5]["prompt"] = [
         {"role": "user", "content": "Say hi."},
         {"role": "assistant", "content": "hi"},
@@ -147,7 +148,7 @@ def test_loss_and_normalized_rewards_match_hand_computation(tmp_path, tiny_base,
         # The reference log-probs are computed from the untouched model at init; then the policy moves.
         trainer = TuluDPOTrainer(
             model=model,
-            args=config(tmp_path, precompute_ref_log_probs=True),
+            args=config(tmp_path, precompute_ref_log_probs=True, preference_turns="final"),
             train_dataset=dataset,
             processing_class=tokenizer,
         )
@@ -158,7 +159,7 @@ def test_loss_and_normalized_rewards_match_hand_computation(tmp_path, tiny_base,
         trainer = TuluDPOTrainer(
             model=model,
             ref_model=copy.deepcopy(reference),
-            args=config(tmp_path, precompute_ref_log_probs=False),
+            args=config(tmp_path, precompute_ref_log_probs=False, preference_turns="final"),
             train_dataset=dataset,
             processing_class=tokenizer,
         )

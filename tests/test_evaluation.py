@@ -18,6 +18,7 @@ from tulu_recipes.evaluation.tasks import (
     DATA,
     build_task,
     gsm8k_gold,
+    gsm8k_messages,
     gsm8k_prompt,
     ifeval_task,
     math_gold,
@@ -82,6 +83,41 @@ def test_ifeval_gpt4_responses_score_what_the_ifeval_cli_reports(tmp_path):
         assert 100 * result.metrics[name] == pytest.approx(percent, abs=1e-9)
     assert result.primary == "prompt_level_loose"
     assert round(100 * result.metrics["prompt_level_loose"], 2) == 79.67  # published 79.30 (two random checks)
+
+
+def test_gsm8k_prompt_is_olmes_gsm8k_tulu_rendered_in_the_tulu_template(tiny_base):
+    """8 STD:GSM8k shots as user/assistant turns, the question, then the model continues `Answer:`."""
+    from transformers import AutoTokenizer
+
+    from tulu_recipes.chat_templates import load_chat_template
+    from tulu_recipes.quickstart.accuracy import chat_prompt_text
+
+    task = build_task(f"gsm8k={shared_data('gsm8k_test.jsonl')}", limit=1)
+    messages = task.examples[0].messages
+    question = read_jsonl(shared_data("gsm8k_test.jsonl"))[0]["question"]
+    assert messages == gsm8k_messages(question) and len(messages) == 2 * 8 + 2
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 9
+    assert messages[0]["content"] == (
+        "Question: There are 15 trees in the grove. Grove workers will plant trees in the grove today. After they "
+        "are done, there will be 21 trees. How many trees did the grove workers plant today?"
+    )
+    assert messages[1]["content"] == (
+        "Answer: There are 15 trees originally. Then there were 21 trees after some more were planted. So there "
+        "must have been 21 - 15 = 6. So the answer is 6."
+    )
+    assert messages[-2:] == [{"role": "user", "content": f"Question: {question}"},
+                             {"role": "assistant", "content": "Answer:"}]
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    tokenizer.chat_template = load_chat_template("tulu").inference
+    eos = tokenizer.eos_token
+    shots = read_jsonl(DATA / "gsm8k_8shot.jsonl")
+    expected = "".join(
+        f"<|user|>\nQuestion: {s['question']}\n<|assistant|>\nAnswer: {s['rationale']} So the answer is "
+        f"{s['answer']}.{eos}\n"
+        for s in shots[:2]
+    ) + f"<|user|>\nQuestion: {question}\n<|assistant|>\nAnswer:"
+    assert chat_prompt_text(tokenizer, gsm8k_messages(question, num_shots=2)) == expected
 
 
 def test_tasks_need_their_data():

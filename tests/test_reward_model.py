@@ -9,7 +9,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from tulu_recipes.stages import reward_model as rm_stage
-from tulu_recipes.trainers.reward_model import TuluRewardConfig
+from tulu_recipes.trainers.reward_model import TuluRewardConfig, init_score_head
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -22,6 +22,51 @@ def test_defaults_are_the_papers():
         1.0,
         2048,
     )
+    # The release's optimizer: torch AdamW(eps=1e-5) with its default weight decay 0.01; its re-drawn head.
+    assert (args.adam_epsilon, args.weight_decay, args.init_score_head) == (1e-5, 0.01, True)
+
+
+class WideHead(torch.nn.Module):
+    """Only what `init_score_head` reads: `config.hidden_size` and a `score` head, here a wide one."""
+
+    def __init__(self, hidden_size: int):
+        super().__init__()
+        self.config = type("Config", (), {"hidden_size": hidden_size})()
+        self.score = torch.nn.Linear(hidden_size, 4, bias=True)
+
+
+def test_head_init_is_the_releases_std_and_deterministic_in_the_seed():
+    model = WideHead(16383)  # 4 x 16383 draws: the sample std is within ~0.3% of the target
+    std = init_score_head(model, seed=1)
+    weights = model.score.weight.detach().clone()
+    assert std == pytest.approx(1 / 128)
+    assert weights.std().item() == pytest.approx(1 / 128, rel=0.02)
+    assert abs(weights.mean().item()) < 3 * (1 / 128) / weights.numel() ** 0.5
+    assert torch.count_nonzero(model.score.bias) == 0
+    torch.manual_seed(0)  # the global RNG does not matter, only the seed passed
+    init_score_head(model, seed=1)
+    assert torch.equal(model.score.weight, weights)
+    init_score_head(model, seed=2)
+    assert not torch.allclose(model.score.weight, weights)
+
+
+def test_stage_draws_the_head_from_the_seed(tmp_path, tiny_base, quickstart_dir):
+    recipe = tmp_path / "rm.yaml"
+    recipe.write_text(
+        (quickstart_dir / "reward_model.yaml")
+        .read_text()
+        .replace("./data/preferences.jsonl", str(quickstart_dir / "data" / "preferences.jsonl"))
+        .replace("fraction: 1.0", "count: 2")
+    )
+    trainer = rm_stage.main(
+        [str(recipe), "--model_name_or_path", str(tiny_base), "--output_dir", str(tmp_path / "rm")]
+        + ["--disable_tqdm", "true", "--max_steps", "1", "--learning_rate", "0", "--seed", "7"]
+    )
+    fresh = AutoModelForSequenceClassification.from_pretrained(tiny_base, num_labels=1)
+    assert fresh.score.weight.std().item() == pytest.approx(0.02, rel=0.3)  # transformers' initializer_range
+    init_score_head(fresh, seed=7)
+    assert torch.equal(trainer.model.score.weight.detach().cpu(), fresh.score.weight)
+    assert fresh.score.weight.std().item() == pytest.approx(1 / 129**0.5, rel=0.3)  # hidden 128
 
 
 def scores(model, tokenizer, conversations: list[list[dict]]) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from tulu_recipes.config import RecipeError
@@ -58,6 +59,29 @@ def test_shipped_recipes_parse(path):
         assert (training_args.num_generations, training_args.beta, training_args.lr_scheduler_type.value) == (
             16, 0.01, "constant"
         )
+        # The release had no vLLM importance-ratio correction (TRL's default is on).
+        assert training_args.vllm_importance_sampling_correction is False
+        assert (training_args.use_bias_correction_kl, training_args.scale_rewards) == (False, "group")
+
+
+def test_grpo_advantage_epsilon_is_within_4e_5_of_the_release():
+    """Release: (r - mean) / (std + 1e-8); TRL: the same std (Bessel-corrected) + 1e-4. Worst non-zero group."""
+    from trl.trainer.utils import nanstd
+
+    config_cls, _ = rlvr.ALGORITHMS["grpo"]
+    path = ROOT / "recipes" / "tulu3-8b" / "rlvr-grpo.yaml"
+    _, rlvr_args, args, _ = rlvr.parse_recipe(
+        [rlvr.TuluScriptArguments, rlvr.RLVRArguments, config_cls, rlvr.ModelConfig],
+        [str(path), "--use_cpu", "true", "--bf16", "false"],
+    )
+    g = args.num_generations
+    worst = torch.zeros(g, dtype=torch.float64)
+    worst[0] = rlvr_args.reward_value  # one verified answer in the group: the smallest non-zero std
+    assert nanstd(worst).item() == pytest.approx(worst.std().item(), rel=1e-6)  # same (unbiased) std
+    release = (worst - worst.mean()) / (worst.std() + 1e-8)
+    trl = (worst - worst.mean()) / (nanstd(worst) + 1e-4)
+    assert worst.std().item() == pytest.approx(2.5, rel=1e-6)
+    assert ((trl - release).abs() / release.abs()).max().item() < 4.1e-5
 
 
 def test_a_key_of_another_algorithm_is_refused(tmp_path):

@@ -5,6 +5,7 @@ Output columns (every other column is dropped; messages keep only ``role`` and `
 - ``kind="sft"``: ``messages`` (list of ``{"role", "content"}``) and ``source``.
 - ``kind="preference"``: ``prompt`` (every message before the final assistant turn), ``chosen`` and
   ``rejected`` (each a one-message list holding the final assistant turn) and ``source``.
+  Earlier assistant turns stay in ``prompt``; whether DPO counts them is ``TuluDPOConfig.preference_turns``.
 - ``kind="rlvr"``: ``prompt`` (a message list ending in a user turn), ``ground_truth`` (str; other values are
   JSON-dumped), ``dataset`` (str; the verifier name) and ``source``.
 

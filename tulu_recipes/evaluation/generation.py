@@ -1,6 +1,7 @@
 """Greedy completions for evaluation: vLLM when installed and a GPU is present, else batched transformers.
 
-Both paths render each prompt with the model's chat template (`add_generation_prompt=True`) and tokenize it
+Both paths render each prompt with the model's chat template (`add_generation_prompt=True`, then the text of a
+trailing assistant message, an answer prefix such as GSM8K's `Answer:`) and tokenize it
 without added special tokens, as Tülu 3 models were trained (recipe doc §1.1), then decode greedily. The
 transformers path reuses the quickstart's `generate_greedy` (left padding, batched) on batches of similar
 length, with a progress bar.
@@ -61,7 +62,7 @@ def _transformers_generate(model_path: str, prompts: Sequence[list[dict]], setti
                            desc: str) -> list[str]:
     from transformers import AutoModelForCausalLM
 
-    from tulu_recipes.quickstart.accuracy import generate_greedy
+    from tulu_recipes.quickstart.accuracy import chat_prompt_text, generate_greedy
 
     tokenizer = load_tokenizer(model_path, settings.chat_template)
     dtype = "auto" if settings.dtype == "auto" else getattr(torch, settings.dtype)
@@ -70,7 +71,7 @@ def _transformers_generate(model_path: str, prompts: Sequence[list[dict]], setti
         model = model.to("cuda")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    lengths = [len(tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True)) for p in prompts]
+    lengths = [len(chat_prompt_text(tokenizer, p)) for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: -lengths[i])  # longest first: memory trouble shows at once
     outputs: list[str | None] = [None] * len(prompts)
     bar = tqdm(total=len(prompts), desc=desc, disable=not settings.show_progress, unit="prompt")
@@ -88,12 +89,11 @@ def _transformers_generate(model_path: str, prompts: Sequence[list[dict]], setti
 def _vllm_generate(model_path: str, prompts: Sequence[list[dict]], settings: GenerationSettings) -> list[str]:
     from vllm import LLM, SamplingParams
 
+    from tulu_recipes.quickstart.accuracy import chat_prompt_text
+
     tokenizer = load_tokenizer(model_path, settings.chat_template)
     token_prompts = [
-        {"prompt_token_ids": tokenizer(
-            tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True),
-            add_special_tokens=False,
-        )["input_ids"]}
+        {"prompt_token_ids": tokenizer(chat_prompt_text(tokenizer, p), add_special_tokens=False)["input_ids"]}
         for p in prompts
     ]
     llm = LLM(model=model_path, dtype=settings.dtype, tensor_parallel_size=settings.tensor_parallel_size,

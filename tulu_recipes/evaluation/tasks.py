@@ -1,9 +1,15 @@
 """Evaluation tasks as chat prompts with a gold answer: GSM8K, MATH, IFEval, or a local verifiable JSONL.
 
 Settings follow the paper's evaluation (Tülu 3 §8, OLMES): GSM8K 8-shot chain of thought, MATH 4-shot in the
-Minerva format, IFEval zero-shot. The few-shot exemplars sit in the single user turn (as in the RLVR prompts,
-recipe doc §6), so the model answers once in its own chat template. The exemplar files ship in
-`tulu_recipes/evaluation/data/`.
+Minerva format, IFEval zero-shot. The exemplar files ship in `tulu_recipes/evaluation/data/`.
+
+GSM8K follows OLMES's `gsm8k::tulu` task (allenai/olmes `oe_eval/configs/tasks.py`, suite `tulu_3_dev`): the
+test split, 8 shots from the fixed few-shot source `STD:GSM8k` (the Wei et al. 2022 chain-of-thought exemplars),
+`use_chat_format` with `fewshot_as_multiturn`: each shot is a user turn `Question: ...` and an assistant turn
+`Answer: <reasoning> So the answer is N.`, the test question is the last user turn, and the model continues the
+assistant prefix `Answer:` that `oe_eval/run_eval.py::convert_chat_instance` appends to the rendered generation
+prompt. Here that prefix is a trailing assistant message, which the generation code appends the same way
+(`tulu_recipes.quickstart.accuracy.chat_prompt_text`). MATH keeps its exemplars in the single user turn.
 
 A local task is a JSONL of open-instruct RLVR rows (`messages` ending in a user turn, `ground_truth`, `dataset`),
 scored by the `verifiable` reward, which routes each row on its `dataset` value.
@@ -62,8 +68,23 @@ def gsm8k_gold(answer: str) -> str:
     return answer.rsplit("####", 1)[-1].strip().replace(",", "")
 
 
+GSM8K_ASSISTANT_PREFIX = "Answer:"
+
+
+def gsm8k_messages(question: str, num_shots: int = 8) -> list[dict[str, str]]:
+    """OLMES `gsm8k::tulu`: the shots as multi-turn chat, the question, then the assistant prefix `Answer:`."""
+    messages = []
+    for s in read_jsonl(DATA / "gsm8k_8shot.jsonl")[:num_shots]:
+        messages.append({"role": "user", "content": f"Question: {s['question']}"})
+        answer = f"{GSM8K_ASSISTANT_PREFIX} {s['rationale']} So the answer is {s['answer']}."
+        messages.append({"role": "assistant", "content": answer})
+    messages.append({"role": "user", "content": f"Question: {question}"})
+    messages.append({"role": "assistant", "content": GSM8K_ASSISTANT_PREFIX})
+    return messages
+
+
 def gsm8k_prompt(question: str, num_shots: int = 8) -> str:
-    """The user turn: `num_shots` worked exemplars ("... So the answer is N."), then the question."""
+    """All shots in one user turn (the RLVR training prompts' layout, recipe doc §6; not the evaluation's)."""
     shots = read_jsonl(DATA / "gsm8k_8shot.jsonl")[:num_shots]
     parts = [f"Question: {s['question']}\nAnswer: {s['rationale']} So the answer is {s['answer']}." for s in shots]
     parts.append(f"Question: {question}\nAnswer:")
@@ -97,10 +118,10 @@ def math_gold(row: dict) -> str:
 def gsm8k_task(path: str | Path, num_shots: int = 8, limit: int | None = None, seed: int | None = None) -> EvalTask:
     rows = _subset(read_jsonl(path), limit, seed)
     examples = [
-        Example([{"role": "user", "content": gsm8k_prompt(r["question"], num_shots)}], gsm8k_gold(r["answer"]), "gsm8k")
-        for r in rows
+        Example(gsm8k_messages(r["question"], num_shots), gsm8k_gold(r["answer"]), "gsm8k") for r in rows
     ]
-    return EvalTask("gsm8k", "gsm8k", examples, {"num_shots": num_shots, "path": str(path)})
+    settings = {"num_shots": num_shots, "format": "gsm8k::tulu (OLMES, few-shot as multi-turn)", "path": str(path)}
+    return EvalTask("gsm8k", "gsm8k", examples, settings)
 
 
 def math_task(path: str | Path, num_shots: int = 4, limit: int | None = None, seed: int | None = None) -> EvalTask:

@@ -39,14 +39,28 @@ def sample_constraint(rng: random.Random, catalog: list[dict[str, Any]]) -> tupl
     """Draw one constraint: returns ``(ground_truth_dict, instruction_text)``."""
     entry = rng.choice(catalog)
     kwargs = {name: rng.choice(choices) for name, choices in sorted(entry["kwargs"].items())}
+    return {"func_name": entry["func_name"], **kwargs}, instruction_text(entry, kwargs)
+
+
+def describe(ground_truth: dict[str, Any], catalog: list[dict[str, Any]]) -> str:
+    """The catalog's instruction text for a ``{"func_name", <kwargs>}`` constraint (its JSON if not listed)."""
+    kwargs = {k: v for k, v in ground_truth.items() if k != "func_name"}
+    for entry in catalog:
+        if entry["func_name"] == ground_truth.get("func_name"):
+            try:
+                return instruction_text(entry, kwargs)
+            except (KeyError, IndexError, ValueError):
+                break
+    return json.dumps(ground_truth, ensure_ascii=False, sort_keys=True)
+
+
+def instruction_text(entry: dict[str, Any], kwargs: dict[str, Any]) -> str:
+    """A catalog entry's instruction filled with ``kwargs`` (through the entry's ``display`` names)."""
     shown = {
-        name: entry.get("display", {}).get(name, {}).get(str(value), value)
-        if not isinstance(value, list)
-        else value
+        name: entry.get("display", {}).get(name, {}).get(str(value), value) if not isinstance(value, list) else value
         for name, value in kwargs.items()
     }
-    instruction = entry["instruction"].format(**{name: _display(value) for name, value in shown.items()})
-    return {"func_name": entry["func_name"], **kwargs}, instruction
+    return entry["instruction"].format(**{name: _display(value) for name, value in shown.items()})
 
 
 def bind_prompt(ground_truth: dict[str, Any], prompt: str) -> dict[str, Any]:

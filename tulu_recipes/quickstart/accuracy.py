@@ -37,6 +37,16 @@ def read_rows(path: str | Path) -> list[dict]:
 
 
 @torch.no_grad()
+def chat_prompt_text(tokenizer: PreTrainedTokenizerBase, messages: Sequence[dict]) -> str:
+    """The rendered prompt: the chat template with its generation prompt; a trailing assistant message is a
+    prefix the model continues, appended after the generation prompt (OLMES's `assistant_prefix`)."""
+    messages = list(messages)
+    prefix = ""
+    if messages and messages[-1]["role"] == "assistant":
+        prefix = messages.pop()["content"]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + prefix
+
+
 def generate_greedy(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -53,10 +63,7 @@ def generate_greedy(
     outputs: list[str] = []
     try:
         for start in range(0, len(prompts), batch_size):
-            texts = [
-                tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True)
-                for p in prompts[start : start + batch_size]
-            ]
+            texts = [chat_prompt_text(tokenizer, p) for p in prompts[start : start + batch_size]]
             batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
             generated = model.generate(
                 **batch,

@@ -22,7 +22,7 @@ from tulu_recipes.stages.common import (
     trainer_datasets,
 )
 from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks
-from tulu_recipes.trainers.reward_model import TuluRewardConfig
+from tulu_recipes.trainers.reward_model import TuluRewardConfig, init_score_head
 
 PREFERENCE_COLUMNS = ["prompt", "chosen", "rejected"]
 
@@ -59,8 +59,13 @@ def main(argv: list[str] | None = None) -> RewardTrainer:
         script_args, mixture_seed(training_args), "preference", None, report_dir=training_args.output_dir
     )
 
+    model = load_reward_model(model_args, tokenizer)
+    # The release's N(0, 1/sqrt(hidden + 1)) head, drawn only when the checkpoint had no trained one.
+    saved_as = model.config.architectures or []
+    if training_args.init_score_head and not any(a.endswith("ForSequenceClassification") for a in saved_as):
+        init_score_head(model, training_args.seed)
     trainer = RewardTrainer(
-        model=load_reward_model(model_args, tokenizer),
+        model=model,
         args=training_args,
         **trainer_datasets(data, PREFERENCE_COLUMNS),
         processing_class=tokenizer,

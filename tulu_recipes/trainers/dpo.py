@@ -4,10 +4,19 @@ The loss is TRL's own `loss_type: [sigmoid_norm]` (trl-notes §4.2), used unchan
 
     L = -log σ(β [(ℓ̄θ(y_c) - ℓ̄ref(y_c)) - (ℓ̄θ(y_r) - ℓ̄ref(y_r))]),   ℓ̄ = mean log-prob over the completion tokens
 
-The completion is the final assistant message's content plus EOS (what the Tülu template renders after the
-`<|assistant|>\\n` generation prompt), which is exactly Tülu's trained span for single-turn pairs. For multi-turn
-pairs TRL counts only the final assistant turn while Tülu counts every assistant turn in log p(y) and |y|; earlier
-assistant turns are part of the prompt here and are neither trained nor counted.
+Which tokens ℓ̄ averages over is `preference_turns`:
+
+- `all` (default, the release's `dpo_tune_cache.py::encode_dpo_example`): every assistant turn of the chosen and
+  of the rejected conversation, content plus EOS, in the sum and in the count it is divided by. The earlier turns
+  are shared by both sides but divided by different lengths, so they do not cancel and are trained. The trained
+  span is the release's: for every non-assistant message i, tokens [len(render(m[:i])), len(render(m[:i+1],
+  generation prompt if m[i+1] is an assistant's))) are masked and the rest is kept (recipe doc §1.3).
+- `final` (TRL's view): only the final assistant message, the completion after the rendered prompt.
+
+The two coincide on single-turn pairs. `all` is carried by two extra dataset columns (`chosen_loss_mask`,
+`rejected_loss_mask`, one flag per token of prompt + answer) that the collator turns into TRL's `completion_mask`,
+which TRL's loss, metrics and reference pass all read; nothing else of TRL changes. The masks are computed here
+because transformers' assistant mask needs `{% generation %}` markers, which the inference template DPO uses lacks.
 
 What is ours:
 
@@ -21,18 +30,75 @@ What is ours:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal
 
 import torch
 from accelerate.utils import broadcast_object_list
 from datasets import Dataset
 from trl import DPOConfig, DPOTrainer
-from trl.trainer.utils import get_config_model_id
+from trl.data_utils import is_conversational
+from trl.trainer.dpo_trainer import DataCollatorForPreference
+from trl.trainer.utils import get_config_model_id, pad
 
 from tulu_recipes.trainers import ref_cache
 
 logger = logging.getLogger("tulu_recipes")
+MASK_COLUMNS = ("chosen_loss_mask", "rejected_loss_mask")
+
+
+def turn_spans(tokenize, prompt: list[dict]) -> list[tuple[int, int]]:
+    """Token spans of the non-assistant messages of `prompt`, as the release masks them (recipe doc §1.3).
+
+    `tokenize(messages, add_generation_prompt)` returns token ids. Message i spans [len(render(m[:i])),
+    len(render(m[:i+1]))), rendered with the generation prompt when the next message is an assistant's (the final
+    answer always follows the prompt), so role headers are masked too.
+    """
+    spans = []
+    for i, message in enumerate(prompt):
+        if message["role"] == "assistant":
+            continue
+        start = len(tokenize(prompt[:i], False)) if i else 0
+        next_is_assistant = i + 1 == len(prompt) or prompt[i + 1]["role"] == "assistant"
+        spans.append((start, len(tokenize(prompt[: i + 1], next_is_assistant))))
+    return spans
+
+
+def all_turns_mask(length: int, spans: list[tuple[int, int]]) -> list[int]:
+    """1 on every token of prompt + answer outside the non-assistant spans (all assistant turns), else 0."""
+    mask = [1] * length
+    for start, end in spans:
+        mask[start : min(end, length)] = [0] * max(0, min(end, length) - start)
+    return mask
+
+
+@dataclass
+class TurnMaskCollator(DataCollatorForPreference):
+    """TRL's preference collator; where rows carry per-token loss masks, they become the `completion_mask`."""
+
+    def torch_call(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        output = super().torch_call(examples)
+        if MASK_COLUMNS[0] not in examples[0]:
+            return output
+        masks = [list(e[MASK_COLUMNS[0]]) for e in examples] + [list(e[MASK_COLUMNS[1]]) for e in examples]
+        if self.max_length is not None:  # the same per-sequence truncation TRL applies to the token ids
+            keep_start = self.truncation_mode == "keep_start"
+            cut = slice(None, self.max_length) if keep_start else slice(-self.max_length, None)
+            masks = [m[cut] for m in masks]
+        completion_mask = pad(
+            [torch.tensor(m, dtype=torch.long) for m in masks],
+            padding_value=0,
+            padding_side="right",
+            pad_to_multiple_of=self.pad_to_multiple_of,
+        )
+        if completion_mask.shape != output["completion_mask"].shape:
+            raise ValueError(
+                f"`{MASK_COLUMNS[0]}`/`{MASK_COLUMNS[1]}` do not match the token ids "
+                f"({tuple(completion_mask.shape)} vs {tuple(output['completion_mask'].shape)})"
+            )
+        output["completion_mask"] = completion_mask
+        return output
 
 
 @dataclass
@@ -50,6 +116,13 @@ class TuluDPOConfig(DPOConfig):
     num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs (paper: 1)."})
     max_length: int | None = field(default=2048, metadata={"help": "Truncate prompt+completion (paper: 2048)."})
     weight_decay: float = field(default=0.0, metadata={"help": "Weight decay (paper: 0.0)."})
+    preference_turns: Literal["all", "final"] = field(
+        default="all",
+        metadata={
+            "help": "Which assistant turns of a multi-turn pair count in log p(y) and |y|: `all` (the Tülu 3 "
+            "release, every assistant turn of chosen and of rejected) or `final` (TRL's, only the last answer)."
+        },
+    )
     precompute_ref_log_probs: bool = field(
         default=True,
         metadata={"help": "Compute reference log-probs once before training; no reference model stays in memory."},
@@ -65,6 +138,50 @@ class TuluDPOConfig(DPOConfig):
 
 class TuluDPOTrainer(DPOTrainer):
     """`DPOTrainer` that logs length-normalized rewards and persists its precomputed reference log-probs."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._use_turn_masks()
+
+    # ---- which assistant turns count (`preference_turns`) ------------------------------------------------------
+
+    def _use_turn_masks(self) -> None:
+        """Swap TRL's text collator for the one that reads the per-token loss masks (same settings)."""
+        collator = self.data_collator
+        if type(collator) is DataCollatorForPreference:
+            self.data_collator = TurnMaskCollator(**{f.name: getattr(collator, f.name) for f in fields(collator)})
+
+    def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+        dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+        if getattr(args, "preference_turns", "final") != "all" or not is_conversational(next(iter(dataset))):
+            return dataset
+
+        def tokenize(messages: list[dict], add_generation_prompt: bool) -> list[int]:
+            if not messages:
+                return []
+            return processing_class.apply_chat_template(
+                messages, tokenize=True, return_dict=True, add_generation_prompt=add_generation_prompt
+            )["input_ids"]
+
+        def add_masks(row: dict) -> dict:
+            spans = turn_spans(tokenize, list(row["prompt"]))
+            prompt_len = len(row["prompt_ids"])
+            return {
+                MASK_COLUMNS[0]: all_turns_mask(prompt_len + len(row["chosen_ids"]), spans),
+                MASK_COLUMNS[1]: all_turns_mask(prompt_len + len(row["rejected_ids"]), spans),
+            }
+
+        kwargs = (
+            {"desc": f"Masking every assistant turn of the {dataset_name} dataset"}
+            if isinstance(dataset, Dataset)
+            else {}
+        )
+        return dataset.map(add_masks, **kwargs)
+
+    def _set_signature_columns_if_needed(self):
+        super()._set_signature_columns_if_needed()
+        if not self._is_vision_dataset:
+            self._signature_columns = list(dict.fromkeys([*self._signature_columns, *MASK_COLUMNS]))
 
     # ---- persisted reference log-probs -------------------------------------------------------------------------
 
@@ -83,10 +200,12 @@ class TuluDPOTrainer(DPOTrainer):
             "pad_to_multiple_of": self.args.pad_to_multiple_of,
             "chat_template": self._tokenizer.chat_template,
             "ld_alpha": self.ld_alpha,
+            "preference_turns": getattr(self.args, "preference_turns", "final"),
             "precision": {"bf16": bool(self.args.bf16), "fp16": bool(self.args.fp16)},
         }
 
     def _precompute_ref_logps(self, dataset: Dataset, name: str, batch_size: int) -> Dataset:
+        self._use_turn_masks()  # TRL precomputes inside its __init__, before ours has swapped the collator
         if not isinstance(dataset, Dataset):
             return super()._precompute_ref_logps(dataset, name, batch_size)  # TRL raises its own error
         parts = self.ref_cache_parts(dataset)

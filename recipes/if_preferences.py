@@ -1,0 +1,9 @@
+"""Persona-IF preference pairs (relaxed-constraint rejected answers).
+
+Usage: python recipes/if_preferences.py recipes/examples/if_preferences.yaml [--key value ...]
+"""
+
+from tulu_recipes.generation.if_preferences import main
+
+if __name__ == "__main__":
+    main()
