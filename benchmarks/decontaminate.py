@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tulu_recipes.data.decontaminate import build_index, load_eval_sets, scan, tokenize
+from tulu_recipes.data.decontamination import build_index, load_eval_sets, scan, tokenize
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

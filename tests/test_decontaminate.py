@@ -7,15 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tulu_recipes.data.decontam_index import token_hash
-from tulu_recipes.data.decontam_match import batch_tokens
-from tulu_recipes.data.decontaminate import (
+from tulu_recipes.data.decontamination import (
     build_index,
     match_rows,
     prompt_segments,
     scan,
     tokenize,
 )
+from tulu_recipes.data.decontamination.index import token_hash
+from tulu_recipes.data.decontamination.match import batch_tokens
 
 
 def words(prefix: str, lo: int, hi: int) -> str:

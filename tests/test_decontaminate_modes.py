@@ -9,7 +9,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from tulu_recipes.data.decontaminate import build_index, decontaminate, decontaminate_sources
+from tulu_recipes.data.decontamination import build_index, decontaminate, decontaminate_sources
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = [" ".join(f"b{i}w{j}" for j in range(12)) for i in range(100)]

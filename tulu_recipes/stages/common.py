@@ -93,7 +93,7 @@ def trainer_datasets(data: MixtureResult, columns: list[str]) -> dict[str, Any]:
 
 def check_contamination(result: MixtureResult, script_args: TuluScriptArguments, output_dir: str | None) -> None:
     """Stop before training when a source overlaps a declared evaluation set (paper §3.2: 8-grams, 50%, 2%)."""
-    from tulu_recipes.data.decontaminate import build_index, load_eval_sets, scan_dataset
+    from tulu_recipes.data.decontamination import build_index, load_eval_sets, scan_dataset
 
     index = build_index(load_eval_sets(list(script_args.decontaminate_against)))
     report = scan_dataset(result.train, index, source_column="source")

@@ -10,7 +10,7 @@ Examples::
         --eval gsm8k --eval math --eval mybench=bench.jsonl:question --mode drop-sources --out-dir out/
 
 Writes ``decontamination.json`` and ``decontamination.md`` to ``--out-dir``; with a ``drop-*`` mode also
-``<source>.jsonl`` with the kept rows of each input. All logic is in ``tulu_recipes.data.decontaminate``;
+``<source>.jsonl`` with the kept rows of each input. All logic is in ``tulu_recipes.data.decontamination``;
 ``recipes/decontaminate.py`` is a shim over this module.
 """
 
@@ -20,7 +20,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from tulu_recipes.data.decontaminate import (
+from tulu_recipes.data.decontamination import (
     DEFAULT_EVAL_SETS,
     MODES,
     build_index,

@@ -17,8 +17,8 @@ from itertools import repeat
 
 import numpy as np
 
-from tulu_recipes.data.decontam_index import ROW_MARK, EvalIndex, kgram_keys
-from tulu_recipes.data.decontam_text import ROW_TOKEN, SEGMENT_TOKEN, TOKEN_RE, normalize
+from tulu_recipes.data.decontamination.index import ROW_MARK, EvalIndex, kgram_keys
+from tulu_recipes.data.decontamination.text import ROW_TOKEN, SEGMENT_TOKEN, TOKEN_RE, normalize
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 

@@ -2,11 +2,11 @@
 
 Rules (defaults are the paper's):
 
-- prompts only: user turns of chat rows, or a chosen text field (``decontam_text``);
+- prompts only: user turns of chat rows, or a chosen text field (``decontamination.text``);
 - an evaluation instance overlaps a training instance when MORE than ``overlap_threshold`` (0.5) of its tokens
-  are covered by n-grams (n = 8) it shares with that ONE training instance (``decontam_match``);
+  are covered by n-grams (n = 8) it shares with that ONE training instance (``decontamination.match``);
 - a training source is contaminated with an evaluation set when MORE than ``contamination_threshold`` (0.02)
-  of the set's instances overlap some instance of the source (``decontam_report``).
+  of the set's instances overlap some instance of the source (``decontamination.report``).
 
 Typical use::
 
@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from tulu_recipes.data.decontam_aggregate import build_report, label_array
-from tulu_recipes.data.decontam_evalsets import (
+from tulu_recipes.data.decontamination.aggregate import build_report, label_array
+from tulu_recipes.data.decontamination.evalsets import (
     DEFAULT_EVAL_SETS,
     DEFAULT_EVAL_SPECS,
     EvalSpec,
@@ -35,11 +35,11 @@ from tulu_recipes.data.decontam_evalsets import (
     load_eval_sets,
     parse_eval_spec,
 )
-from tulu_recipes.data.decontam_index import EvalIndex, build_index
-from tulu_recipes.data.decontam_match import match_rows
-from tulu_recipes.data.decontam_report import Cell, Example, Report
-from tulu_recipes.data.decontam_scan import RowSource, scan_parts
-from tulu_recipes.data.decontam_text import prompt_segments, prompt_text, tokenize
+from tulu_recipes.data.decontamination.index import EvalIndex, build_index
+from tulu_recipes.data.decontamination.match import match_rows
+from tulu_recipes.data.decontamination.report import Cell, Example, Report
+from tulu_recipes.data.decontamination.scan import RowSource, scan_parts
+from tulu_recipes.data.decontamination.text import prompt_segments, prompt_text, tokenize
 
 __all__ = [
     "DEFAULT_EVAL_SETS",

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from tulu_recipes.data.decontam_index import EvalIndex
-from tulu_recipes.data.decontam_match import match_rows
-from tulu_recipes.data.decontam_text import prompt_segments, resolve_text_field, value_segments
+from tulu_recipes.data.decontamination.index import EvalIndex
+from tulu_recipes.data.decontamination.match import match_rows
+from tulu_recipes.data.decontamination.text import prompt_segments, resolve_text_field, value_segments
 
 
 class RowSource:

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tulu_recipes.data.decontam_text import prompt_text
+from tulu_recipes.data.decontamination.text import prompt_text
 
 LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet")
 
