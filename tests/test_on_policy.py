@@ -32,7 +32,7 @@ def test_pairs_put_a_verified_answer_over_a_wrong_one():
     assert (pair["chosen_rating"], pair["rejected_rating"], pair["chosen_model"]) == (1.0, 0.0, "sft")
 
 
-def test_sampling_gives_distinct_samples_per_prompt(tiny_base):
+def test_sampling_gives_distinct_samples_per_prompt(tiny_base, capsys):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -41,6 +41,8 @@ def test_sampling_gives_distinct_samples_per_prompt(tiny_base):
     out = sample_completions(model, tok, [r["messages"] for r in ROWS], samples=4, temperature=1.0, max_new_tokens=6)
     assert [len(s) for s in out] == [4, 4, 4]
     assert len(set(out[0])) > 1  # temperature 1 on a random model: the samples differ
+    bar = capsys.readouterr().err  # the tqdm progress bar over the prompts
+    assert "on-policy samples" in bar and "3/3" in bar
 
 
 def test_cli_writes_pairs_and_a_dpo_recipe_that_reads_them(tmp_path, tiny_base, quickstart_dir, monkeypatch):

@@ -2,8 +2,8 @@
 
 Both paths render each prompt with the model's chat template (`add_generation_prompt=True`) and tokenize it
 without added special tokens, as Tülu 3 models were trained (recipe doc §1.1), then decode greedily. The
-transformers path reuses the quickstart's `generate_greedy` (left padding, batched) on batches of similar
-length, with a progress bar.
+transformers path runs `decoding.generate_greedy` (left padding, batched) on batches of similar length, with a
+progress bar.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _transformers_generate(model_path: str, prompts: Sequence[list[dict]], setti
                            desc: str) -> list[str]:
     from transformers import AutoModelForCausalLM
 
-    from tulu_recipes.quickstart.accuracy import generate_greedy
+    from tulu_recipes.evaluation.decoding import generate_greedy
 
     tokenizer = load_tokenizer(model_path, settings.chat_template)
     dtype = "auto" if settings.dtype == "auto" else getattr(torch, settings.dtype)

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from tulu_recipes.evaluation.decoding import generate_chat
 from tulu_recipes.generation.pairs import build_preference_pair
 from tulu_recipes.quickstart.accuracy import read_rows
 
@@ -38,24 +39,13 @@ class OnPolicyStats:
     pairs: int
 
 
-@torch.no_grad()
 def sample_completions(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[list[dict]],
-                       samples: int, temperature: float, max_new_tokens: int, batch_size: int = 32) -> list[list[str]]:
-    """`samples` sampled completions per chat prompt (chat template, left padding, no added BOS)."""
-    model.eval()
-    tokenizer.padding_side = "left"
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    out: list[list[str]] = []
-    for start in range(0, len(prompts), batch_size):
-        texts = [tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True)
-                 for p in prompts[start : start + batch_size]]
-        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-        generated = model.generate(**batch, do_sample=True, temperature=temperature, top_p=1.0, top_k=0,
-                                   num_return_sequences=samples, max_new_tokens=max_new_tokens, pad_token_id=pad_id,
-                                   eos_token_id=tokenizer.eos_token_id)
-        decoded = tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-        out.extend(decoded[i : i + samples] for i in range(0, len(decoded), samples))
-    return out
+                       samples: int, temperature: float, max_new_tokens: int, batch_size: int = 32,
+                       progress: str | None = "on-policy samples") -> list[list[str]]:
+    """`samples` sampled completions per chat prompt (chat template, left padding, no added BOS), with a progress
+    bar over the prompts unless `progress` is None."""
+    return generate_chat(model, tokenizer, prompts, max_new_tokens, batch_size, num_return_sequences=samples,
+                         progress=progress, do_sample=True, temperature=temperature, top_p=1.0, top_k=0)
 
 
 def build_pairs(rows: Sequence[dict], completions: Sequence[Sequence[str]], reward: str, seed: int,
