@@ -30,6 +30,8 @@ from typing import Any
 import yaml
 from trl import TrlParser
 
+from tulu_recipes.recipe_help import handle_help
+
 REMOVED_KEYS: dict[str, str] = {
     "warmup_ratio": "transformers 5 removed it; use `warmup_steps: {value}` (a float below 1 is a ratio of the "
     "total steps)",
@@ -202,13 +204,17 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
             os.environ[str(name)] = str(value)
         recipe = _resolve_relative(recipe, Path(recipe_path).resolve().parent)
         parser.set_defaults_with_config(**recipe)
+    handle_help(parser, dataclass_types, cli)
     for token in cli:
         if token.startswith("--"):
             key = token[2:].split("=", 1)[0].replace("-", "_")
-            if key not in known and key not in {"help"}:
+            if key not in known:
                 raise RecipeError(_unknown_key_message(key, "the command line", known))
+    parser.error = _one_line_error  # argparse would print its ~150-line usage before the message
     try:
         parsed = parser.parse_args_into_dataclasses(args=cli, return_remaining_strings=True)
+    except RecipeError:
+        raise
     except (ValueError, TypeError) as err:  # raised by a config's __post_init__
         where = recipe_path or "the command line"
         raise RecipeError(f"invalid recipe {where}: {err}") from None
@@ -216,6 +222,11 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
     if remaining:
         raise RecipeError(f"unexpected arguments on the command line: {' '.join(remaining)}")
     return tuple(instances)
+
+
+def _one_line_error(message: str) -> typing.NoReturn:
+    """argparse's error hook, as a RecipeError: `argument --learning_rate: invalid float value: 'abc'`."""
+    raise RecipeError(f"the command line: {message}")
 
 
 def _jsonable(value: Any) -> Any:

@@ -20,6 +20,7 @@ from tulu_recipes.stages.common import (
     train_and_save,
     trainer_datasets,
 )
+from tulu_recipes.stages.preflight import check_stage
 from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks
 from tulu_recipes.trainers.reward_model import TuluRewardConfig
 
@@ -49,6 +50,7 @@ RECIPE_TYPES = [TuluScriptArguments, TuluRewardConfig, ModelConfig]
 
 def main(argv: list[str] | None = None) -> RewardTrainer:
     script_args, training_args, model_args = parse_recipe(RECIPE_TYPES, argv)
+    check_stage(model_args, training_args)
     save_recipe(training_args.output_dir, script_args, training_args, model_args)
     set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
