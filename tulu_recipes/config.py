@@ -9,7 +9,8 @@ TRL removed get a message saying what replaces them.
 
 Conventions: a top-level `env:` mapping is exported to the environment (as TRL does); a string value in the
 YAML that starts with `./` or `../` is a path relative to the recipe file, so shipped recipes work from any
-working directory.
+working directory; one that starts with `tulu-recipes://` names a file bundled with the package's recipes
+(`tulu-recipes copy` writes bundled paths that way, so a copied recipe still finds them).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ REMOVED_KEYS: dict[str, str] = {
     "config": "a recipe cannot nest another recipe; pass one YAML file",
 }
 
+# Typed `list[str]` but documented by TRL as `str | list[str]` (a one-item list becomes the string in
+# ModelConfig.__post_init__), so a YAML string such as `all-linear` is accepted as that one item.
+STRING_OR_LIST_KEYS = ("lora_target_modules", "lora_target_parameters")
+
 
 class RecipeError(ValueError):
     """A recipe that cannot run: unknown key, wrong type, bad value. The message names file and key."""
@@ -75,9 +80,26 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+BUNDLED_SCHEME = "tulu-recipes://"
+
+
+def bundled_path(value: str) -> str:
+    """`tulu-recipes://quickstart/tiny-base` -> that file or folder inside the installed package's recipes/."""
+    from importlib import resources
+
+    rest = value[len(BUNDLED_SCHEME) :].strip("/")
+    with resources.as_file(resources.files("tulu_recipes.recipes")) as root:
+        path = (Path(root) / rest).resolve()
+    if not path.exists():
+        raise RecipeError(f"{value}: no such file or folder among the bundled recipes ({path})")
+    return str(path)
+
+
 def _resolve_relative(value: Any, base: Path) -> Any:
     if isinstance(value, str) and (value.startswith("./") or value.startswith("../")):
         return str((base / value).resolve())
+    if isinstance(value, str) and value.startswith(BUNDLED_SCHEME):
+        return bundled_path(value)
     if isinstance(value, list):
         return [_resolve_relative(v, base) for v in value]
     if isinstance(value, dict):
@@ -199,6 +221,9 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
         if isinstance(recipe.get("resume_from_checkpoint"), bool):
             # `true` = the latest complete checkpoint in output_dir; TrainingArguments types the field as a string.
             recipe["resume_from_checkpoint"] = "true" if recipe["resume_from_checkpoint"] else None
+        for key in STRING_OR_LIST_KEYS:  # TRL documents `lora_target_modules: all-linear`; ModelConfig unwraps [x]
+            if isinstance(recipe.get(key), str):
+                recipe[key] = [recipe[key]]
         check_recipe(recipe, dataclass_types, recipe_path)
         for name, value in env.items():
             os.environ[str(name)] = str(value)

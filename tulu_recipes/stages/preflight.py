@@ -8,6 +8,8 @@ wrong with the recipe's value instead, raising `RecipeError` (exit 2 through `ru
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 from tulu_recipes.config import RecipeError
 from tulu_recipes.data.file_checks import hub_offline
 
+logger = logging.getLogger("tulu_recipes")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 _MODEL_FILES = ("config.json", "adapter_config.json")
 _TRUE = ("true", "latest", "yes")
@@ -63,3 +66,25 @@ def check_stage(model_args: Any, training_args: Any, *model_keys: tuple[str, str
     for key, value in model_keys:
         check_model_source(value, key)
     check_resume(getattr(training_args, "resume_from_checkpoint", None), getattr(training_args, "output_dir", None))
+    check_world_size()
+
+
+def check_world_size(env: dict[str, str] | None = None) -> int:
+    """Warn when the launcher asked for more processes than run; returns the actual world size.
+
+    Asked = `ACCELERATE_NUM_PROCESSES` (or `NUM_PROCESSES`) when set. `accelerate launch --cpu --num_processes N`
+    sets neither and starts ONE process, but leaves a rendezvous address (`MASTER_ADDR`) without a `WORLD_SIZE`.
+    """
+    env = os.environ if env is None else env
+    world = int(env.get("WORLD_SIZE", "") or 1)
+    asked = next((int(env[n]) for n in ("ACCELERATE_NUM_PROCESSES", "NUM_PROCESSES") if env.get(n, "").isdigit()), None)
+    single = "ACCELERATE_USE_CPU" in env and "MASTER_ADDR" in env and "WORLD_SIZE" not in env
+    if (asked is not None and asked != world) or (asked is None and single):
+        logger.warning(
+            "Asked for %s processes, but this run has world size %d (`accelerate launch --cpu --num_processes N` "
+            "starts one process). On CPU run `torchrun --nproc_per_node N -m tulu_recipes.stages.<stage> "
+            "recipe.yaml` instead.",
+            asked or "several",
+            world,
+        )
+    return world
