@@ -128,3 +128,16 @@ def test_world_size_mismatch_is_warned(caplog):
         check_world_size({"ACCELERATE_NUM_PROCESSES": "2", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1"})
         check_world_size({})
         assert caplog.records == []
+
+
+def test_quickstart_runs_every_stage_on_one_thread_per_process(quickstart_dir, tmp_path):
+    """run.sh exports the thread limit before its first stage, so no stage (SFT and RLVR included) oversubscribes."""
+    import subprocess
+
+    script = (quickstart_dir / "run.sh").read_text(encoding="utf-8")
+    first_stage = script.index('"$py" -m')
+    setup = tmp_path / "setup.sh"
+    setup.write_text(script[: script.rindex("\n", 0, first_stage)] + '\necho "$OMP_NUM_THREADS $MKL_NUM_THREADS"\n')
+    out = subprocess.run(["bash", str(setup)], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    assert out.stdout.split()[-2:] == ["1", "1"], out.stderr
+    assert script.count('"$py" -m') == 5 and "OMP_NUM_THREADS=" not in script[first_stage:]
