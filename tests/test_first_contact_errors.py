@@ -77,6 +77,9 @@ def test_missing_model_folder_says_it_does_not_exist(tmp_path, tiny_base, capsys
     not_a_model.mkdir()
     message = stage_error("dpo", [write_recipe(tmp_path, tiny_base, model_name_or_path=str(not_a_model))], capsys)
     assert "is not a model folder (it has no config.json)" in message
+    task = f"held_out={tiny_base.parent / 'data' / 'eval.jsonl'}"
+    message = stage_error("evaluate", ["--models", str(tiny_base), str(missing), "--tasks", task], capsys)
+    assert message.startswith(f"error: `models`: {missing} does not exist")
 
 
 def test_offline_hub_model_and_dataset_say_offline_and_local_path(
