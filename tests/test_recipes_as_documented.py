@@ -141,3 +141,16 @@ def test_quickstart_runs_every_stage_on_one_thread_per_process(quickstart_dir, t
     out = subprocess.run(["bash", str(setup)], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
     assert out.stdout.split()[-2:] == ["1", "1"], out.stderr
     assert script.count('"$py" -m') == 5 and "OMP_NUM_THREADS=" not in script[first_stage:]
+
+
+def test_recipe_without_checkpointing_keys_keeps_trl_default_without_warning(tmp_path, tiny_base):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"model_name_or_path: {tiny_base}\noutput_dir: {tmp_path}\nuse_cpu: true\n", encoding="utf-8")
+    types = [TuluScriptArguments, TuluSFTConfig, ModelConfig]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        _, args, _ = parse_recipe(types, [str(recipe)])
+    assert args.activation_checkpointing is True and args.gradient_checkpointing is True  # TRL's default
+    with pytest.warns(FutureWarning, match="gradient_checkpointing"):  # the old name still works, and says so
+        _, args, _ = parse_recipe(types, [str(recipe), "--gradient_checkpointing", "false"])
+    assert args.activation_checkpointing is False

@@ -230,11 +230,14 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
         recipe = _resolve_relative(recipe, Path(recipe_path).resolve().parent)
         parser.set_defaults_with_config(**recipe)
     handle_help(parser, dataclass_types, cli)
+    given = set(recipe) if recipe_path is not None else set()
     for token in cli:
         if token.startswith("--"):
             key = token[2:].split("=", 1)[0].replace("-", "_")
             if key not in known:
                 raise RecipeError(_unknown_key_message(key, "the command line", known))
+            given.add(key)
+    _checkpointing_default(parser, dataclass_types, given)
     parser.error = _one_line_error  # argparse would print its ~150-line usage before the message
     try:
         parsed = parser.parse_args_into_dataclasses(args=cli, return_remaining_strings=True)
@@ -247,6 +250,19 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
     if remaining:
         raise RecipeError(f"unexpected arguments on the command line: {' '.join(remaining)}")
     return tuple(instances)
+
+
+def _checkpointing_default(parser: TrlParser, dataclass_types: Sequence[type], given: set[str]) -> None:
+    """TRL defaults `gradient_checkpointing` (transformers 5's deprecated alias of `activation_checkpointing`) to
+    True, so a recipe setting neither name got a FutureWarning; give that default to the new name instead."""
+    if given & {"gradient_checkpointing", "activation_checkpointing"}:
+        return  # a recipe's own choice, in either name, is left to transformers
+    for cls in dataclass_types:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if "activation_checkpointing" in fields and "gradient_checkpointing" in fields:
+            default = fields["gradient_checkpointing"].default
+            if isinstance(default, bool):
+                parser.set_defaults(activation_checkpointing=default)
 
 
 def _one_line_error(message: str) -> typing.NoReturn:
