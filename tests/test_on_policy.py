@@ -7,12 +7,21 @@ import json
 from tulu_recipes.quickstart.on_policy import build_pairs, main, sample_completions
 
 ROWS = [
-    {"messages": [{"role": "user", "content": "Mia has 2 pens and finds 3 more. How many pens?"}],
-     "ground_truth": "5", "dataset": "gsm8k"},
-    {"messages": [{"role": "user", "content": "Tom has 9 eggs and gives away 4. How many are left?"}],
-     "ground_truth": "5", "dataset": "gsm8k"},
-    {"messages": [{"role": "user", "content": "Ada has 7 cards and loses 2. How many are left?"}],
-     "ground_truth": "5", "dataset": "gsm8k"},
+    {
+        "messages": [{"role": "user", "content": "Mia has 2 pens and finds 3 more. How many pens?"}],
+        "ground_truth": "5",
+        "dataset": "gsm8k",
+    },
+    {
+        "messages": [{"role": "user", "content": "Tom has 9 eggs and gives away 4. How many are left?"}],
+        "ground_truth": "5",
+        "dataset": "gsm8k",
+    },
+    {
+        "messages": [{"role": "user", "content": "Ada has 7 cards and loses 2. How many are left?"}],
+        "ground_truth": "5",
+        "dataset": "gsm8k",
+    },
 ]
 
 
@@ -58,8 +67,21 @@ def test_cli_writes_pairs_and_a_dpo_recipe_that_reads_them(tmp_path, tiny_base, 
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     out = tmp_path / "pairs.jsonl"
-    stats = main([str(tiny_base), str(prompts), str(out), "--samples", "6", "--max-new-tokens", "5",
-                  "--dpo-recipe", str(quickstart_dir / "dpo.yaml"), "--write-recipe", str(tmp_path / "dpo.yaml")])
+    stats = main(
+        [
+            str(tiny_base),
+            str(prompts),
+            str(out),
+            "--samples",
+            "6",
+            "--max-new-tokens",
+            "5",
+            "--dpo-recipe",
+            str(quickstart_dir / "dpo.yaml"),
+            "--write-recipe",
+            str(tmp_path / "dpo.yaml"),
+        ]
+    )
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert stats.prompts == 3 and stats.pairs == len(rows) >= 1
     from trl import ModelConfig

@@ -57,8 +57,9 @@ def load_tokenizer(model_path: str, chat_template: str | None = None) -> Any:
     return tokenizer
 
 
-def _transformers_generate(model_path: str, prompts: Sequence[list[dict]], settings: GenerationSettings,
-                           desc: str) -> list[str]:
+def _transformers_generate(
+    model_path: str, prompts: Sequence[list[dict]], settings: GenerationSettings, desc: str
+) -> list[str]:
     from transformers import AutoModelForCausalLM
 
     from tulu_recipes.evaluation.decoding import generate_greedy
@@ -90,21 +91,28 @@ def _vllm_generate(model_path: str, prompts: Sequence[list[dict]], settings: Gen
 
     tokenizer = load_tokenizer(model_path, settings.chat_template)
     token_prompts = [
-        {"prompt_token_ids": tokenizer(
-            tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True),
-            add_special_tokens=False,
-        )["input_ids"]}
+        {
+            "prompt_token_ids": tokenizer(
+                tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True),
+                add_special_tokens=False,
+            )["input_ids"]
+        }
         for p in prompts
     ]
-    llm = LLM(model=model_path, dtype=settings.dtype, tensor_parallel_size=settings.tensor_parallel_size,
-              gpu_memory_utilization=settings.gpu_memory_utilization)
+    llm = LLM(
+        model=model_path,
+        dtype=settings.dtype,
+        tensor_parallel_size=settings.tensor_parallel_size,
+        gpu_memory_utilization=settings.gpu_memory_utilization,
+    )
     params = SamplingParams(temperature=0.0, max_tokens=settings.max_new_tokens)
     results = llm.generate(token_prompts, params, use_tqdm=settings.show_progress)
     return [r.outputs[0].text for r in results]
 
 
-def generate(model_path: str, prompts: Sequence[list[dict]], settings: GenerationSettings,
-             desc: str = "generating") -> list[str]:
+def generate(
+    model_path: str, prompts: Sequence[list[dict]], settings: GenerationSettings, desc: str = "generating"
+) -> list[str]:
     """One greedy completion per chat prompt, in prompt order."""
     if not prompts:
         return []

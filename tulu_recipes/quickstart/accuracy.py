@@ -73,8 +73,13 @@ def greedy_accuracy(
     return AccuracyResult(sum(correct) / len(correct), per_dataset, completions, correct)
 
 
-def accuracy_of(model_dir: str | Path, eval_path: str | Path, reward: str = "gsm8k", max_new_tokens: int = 48,
-                limit: int | None = None) -> AccuracyResult:
+def accuracy_of(
+    model_dir: str | Path,
+    eval_path: str | Path,
+    reward: str = "gsm8k",
+    max_new_tokens: int = 48,
+    limit: int | None = None,
+) -> AccuracyResult:
     """Load a saved model + tokenizer (with its chat template) and measure its greedy accuracy on a JSONL file."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)

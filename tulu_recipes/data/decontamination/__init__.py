@@ -101,8 +101,9 @@ def scan(
     """
     names = list(train_by_source)
     parts = [RowSource(train_by_source[name], text_field) for name in names]
-    return _run(index, parts, names, overlap_threshold, contamination_threshold, num_proc, batch_size,
-                max_examples, progress)
+    return _run(
+        index, parts, names, overlap_threshold, contamination_threshold, num_proc, batch_size, max_examples, progress
+    )
 
 
 def _dataset_labels(dataset: Any, source_column: str | None, source_name: str) -> Any:
@@ -136,8 +137,17 @@ def scan_dataset(
     Without that column the whole dataset is the source ``source_name``. Row indices are dataset row indices.
     """
     labels = _dataset_labels(dataset, source_column, source_name)
-    return _run(index, [RowSource(dataset, text_field)], [labels], overlap_threshold, contamination_threshold,
-                num_proc, batch_size, max_examples, progress)
+    return _run(
+        index,
+        [RowSource(dataset, text_field)],
+        [labels],
+        overlap_threshold,
+        contamination_threshold,
+        num_proc,
+        batch_size,
+        max_examples,
+        progress,
+    )
 
 
 def _drop_rows(report: Report, mode: str) -> dict[str, set[int] | None]:
@@ -168,8 +178,9 @@ def decontaminate(
     drops = _drop_rows(report, mode)
     if not drops:
         return dataset, report
-    labels = _dataset_labels(dataset, scan_kwargs.get("source_column", "source"),
-                             scan_kwargs.get("source_name", "train"))
+    labels = _dataset_labels(
+        dataset, scan_kwargs.get("source_column", "source"), scan_kwargs.get("source_name", "train")
+    )
     n = len(dataset)
     label_arr = label_array(labels, n)
     keep = np.ones(n, dtype=bool)

@@ -66,9 +66,7 @@ def _expand_postings(table, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, table.postings[lo[owner] + within]
 
 
-def covered_positions(
-    index: EvalIndex, ids: np.ndarray, row_of_pos: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def covered_positions(index: EvalIndex, ids: np.ndarray, row_of_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unique ``(row, eval position)`` pairs: eval token positions covered by n-grams shared with that row."""
     rows_out, pos_out = [], []
     # Row marks (-2) pick some real token's hash; harmless, the window check below rejects them.

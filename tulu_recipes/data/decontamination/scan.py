@@ -68,9 +68,7 @@ def scan_parts(
 ) -> list[Pairs]:
     """Overlapping ``(row, global eval instance, covered)`` arrays for every part, rows sorted."""
     units = [
-        (p, s, min(s + batch_size, len(src)))
-        for p, src in enumerate(parts)
-        for s in range(0, len(src), batch_size)
+        (p, s, min(s + batch_size, len(src))) for p, src in enumerate(parts) for s in range(0, len(src), batch_size)
     ]
     found: list[list[Pairs]] = [[] for _ in parts]
     state = (index, parts, overlap_threshold)
