@@ -118,4 +118,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from tulu_recipes.config import run_cli
+
+    raise SystemExit(run_cli(main))

@@ -26,8 +26,8 @@ from tulu_recipes.data.file_checks import hub_offline
 LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet")
 EVAL_DIR_ENV = "TULU_RECIPES_EVAL_DIR"
 OFFLINE_HINT = (
-    f"offline, set {EVAL_DIR_ENV} (or `--eval-dir`) to a folder holding gsm8k_test.jsonl, math_test.jsonl and "
-    "ifeval_input_data.jsonl, such as ../shared/data"
+    f"to read local files, set {EVAL_DIR_ENV} (or `--eval-dir`) to a folder holding gsm8k_test.jsonl, "
+    "math_test.jsonl and ifeval_input_data.jsonl, such as ../shared/data"
 )
 
 
@@ -114,7 +114,7 @@ def load_eval_set(spec: str | EvalSpec, local_dir: str | Path | None = None) -> 
         return spec.name, read_local(spec.path, spec.field)
     if spec.local_file and hub_offline():
         raise DataError(
-            f"evaluation set {spec.name!r} comes from the Hub ({spec.path}), which is offline; {OFFLINE_HINT}"
+            f"evaluation set {spec.name!r} comes from the Hub ({spec.path}), but the Hub is offline; {OFFLINE_HINT}"
         )
     import datasets
 
