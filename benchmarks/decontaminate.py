@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tulu_recipes.data.decontaminate import build_index, load_eval_sets, scan, tokenize
+from tulu_recipes.data.decontamination import build_index, load_eval_sets, scan, tokenize
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -142,8 +142,10 @@ def main() -> None:
     t0 = time.perf_counter()
     corpus, planted = make_corpus(evals, args.rows)
     words = sum(len(x.split()) for x in corpus[: args.subset]) / args.subset
-    print(f"eval instances {index.n_instances}, index built in {t_index:.2f}s; corpus {args.rows} rows "
-          f"(~{words:.0f} words/row, {planted} planted) generated in {time.perf_counter() - t0:.1f}s")
+    print(
+        f"eval instances {index.n_instances}, index built in {t_index:.2f}s; corpus {args.rows} rows "
+        f"(~{words:.0f} words/row, {planted} planted) generated in {time.perf_counter() - t0:.1f}s"
+    )
 
     sub = corpus[: args.subset]
     results = []
@@ -168,8 +170,10 @@ def main() -> None:
     print("\n| method | rows | wall s | CPU s | rows/s (wall) | rows/CPU s | CPU per row vs ours | flagged |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, n_rows, wall, cpu, flagged in results:
-        print(f"| {name} | {n_rows} | {wall:.2f} | {cpu:.2f} | {n_rows / wall:,.0f} | {n_rows / cpu:,.0f} | "
-              f"{base / (n_rows / cpu):.1f}x | {flagged} |")
+        print(
+            f"| {name} | {n_rows} | {wall:.2f} | {cpu:.2f} | {n_rows / wall:,.0f} | {n_rows / cpu:,.0f} | "
+            f"{base / (n_rows / cpu):.1f}x | {flagged} |"
+        )
 
 
 if __name__ == "__main__":

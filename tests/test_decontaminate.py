@@ -7,15 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tulu_recipes.data.decontam_index import token_hash
-from tulu_recipes.data.decontam_match import batch_tokens
-from tulu_recipes.data.decontaminate import (
+from tulu_recipes.data.decontamination import (
     build_index,
     match_rows,
     prompt_segments,
     scan,
     tokenize,
 )
+from tulu_recipes.data.decontamination.index import token_hash
+from tulu_recipes.data.decontamination.match import batch_tokens
 
 
 def words(prefix: str, lo: int, hi: int) -> str:
@@ -82,8 +82,11 @@ def test_coverage_split_across_two_training_instances_does_not_count():
     rows, _, _ = match_rows(index, halves, 0.5)
     assert rows.size == 0
     # within ONE training instance the union counts: the same halves as two user turns of one conversation
-    chat = [{"role": "user", "content": words("e", 0, 15)}, {"role": "assistant", "content": "ok"},
-            {"role": "user", "content": words("e", 15, 30)}]
+    chat = [
+        {"role": "user", "content": words("e", 0, 15)},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": words("e", 15, 30)},
+    ]
     assert coverage(chat, threshold=0.5) == 30
     report = scan(index, {"split": [h[0] for h in halves], "joined": [chat]})
     assert report.cell("split", "ev").count == 0
@@ -122,8 +125,11 @@ def test_ngrams_never_span_two_user_turns_or_two_rows():
 
 
 def test_prompts_only_assistant_and_system_text_is_ignored():
-    chat = [{"role": "system", "content": EVAL40}, {"role": "user", "content": "hi"},
-            {"role": "assistant", "content": EVAL40}]
+    chat = [
+        {"role": "system", "content": EVAL40},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": EVAL40},
+    ]
     assert coverage(chat) == 0
     assert coverage({"messages": chat + [{"role": "user", "content": EVAL40}]}) == 40
     assert coverage({"question": EVAL40, "messages": chat}) == 0

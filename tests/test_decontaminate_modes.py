@@ -9,7 +9,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from tulu_recipes.data.decontaminate import build_index, decontaminate, decontaminate_sources
+from tulu_recipes.data.decontamination import build_index, decontaminate, decontaminate_sources
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = [" ".join(f"b{i}w{j}" for j in range(12)) for i in range(100)]
@@ -28,9 +28,7 @@ def mixture() -> datasets.Dataset:
     rows = [("dirty", t) for t in clean_texts("dirty")] + [("dirty", "Solve: " + BENCH[i]) for i in (5, 6, 7)]
     rows += [("mild", t) for t in clean_texts("mild")] + [("mild", BENCH[9])]
     rows += [("clean", t) for t in clean_texts("clean")]
-    return datasets.Dataset.from_list(
-        [{"source": s, "messages": chat(t), "id": i} for i, (s, t) in enumerate(rows)]
-    )
+    return datasets.Dataset.from_list([{"source": s, "messages": chat(t), "id": i} for i, (s, t) in enumerate(rows)])
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +109,9 @@ def test_cli_writes_report_and_kept_rows(tmp_path, capsys):
     bench = tmp_path / "bench.jsonl"
     bench.write_text("".join(json.dumps({"question": q}) + "\n" for q in BENCH))
     out = tmp_path / "out"
-    rc = cli.main(["--train", str(train), "--eval", f"bench={bench}:question", "--mode", "drop-sources",
-                   "--out-dir", str(out)])
+    rc = cli.main(
+        ["--train", str(train), "--eval", f"bench={bench}:question", "--mode", "drop-sources", "--out-dir", str(out)]
+    )
     assert rc == 0
     assert json.loads((out / "decontamination.json").read_text())["contaminated_sources"] == ["dirty"]
     assert "| dirty | 53 | bench | 3/100 | 3.00% | **yes** |" in (out / "decontamination.md").read_text()

@@ -7,7 +7,7 @@ import json
 import pytest
 from _shared import shared_data
 
-from tulu_recipes.data.decontaminate import build_index, load_eval_sets, scan, tokenize
+from tulu_recipes.data.decontamination import build_index, load_eval_sets, scan, tokenize
 
 
 @pytest.fixture(scope="module")

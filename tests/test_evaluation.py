@@ -90,7 +90,7 @@ def test_gsm8k_prompt_is_olmes_gsm8k_tulu_rendered_in_the_tulu_template(tiny_bas
     from transformers import AutoTokenizer
 
     from tulu_recipes.chat_templates import load_chat_template
-    from tulu_recipes.quickstart.accuracy import chat_prompt_text
+    from tulu_recipes.evaluation.decoding import chat_prompt_text
 
     task = build_task(f"gsm8k={shared_data('gsm8k_test.jsonl')}", limit=1)
     messages = task.examples[0].messages

@@ -7,12 +7,21 @@ import json
 from tulu_recipes.quickstart.on_policy import build_pairs, main, sample_completions
 
 ROWS = [
-    {"messages": [{"role": "user", "content": "Mia has 2 pens and finds 3 more. How many pens?"}],
-     "ground_truth": "5", "dataset": "gsm8k"},
-    {"messages": [{"role": "user", "content": "Tom has 9 eggs and gives away 4. How many are left?"}],
-     "ground_truth": "5", "dataset": "gsm8k"},
-    {"messages": [{"role": "user", "content": "Ada has 7 cards and loses 2. How many are left?"}],
-     "ground_truth": "5", "dataset": "gsm8k"},
+    {
+        "messages": [{"role": "user", "content": "Mia has 2 pens and finds 3 more. How many pens?"}],
+        "ground_truth": "5",
+        "dataset": "gsm8k",
+    },
+    {
+        "messages": [{"role": "user", "content": "Tom has 9 eggs and gives away 4. How many are left?"}],
+        "ground_truth": "5",
+        "dataset": "gsm8k",
+    },
+    {
+        "messages": [{"role": "user", "content": "Ada has 7 cards and loses 2. How many are left?"}],
+        "ground_truth": "5",
+        "dataset": "gsm8k",
+    },
 ]
 
 
@@ -32,7 +41,7 @@ def test_pairs_put_a_verified_answer_over_a_wrong_one():
     assert (pair["chosen_rating"], pair["rejected_rating"], pair["chosen_model"]) == (1.0, 0.0, "sft")
 
 
-def test_sampling_gives_distinct_samples_per_prompt(tiny_base):
+def test_sampling_gives_distinct_samples_per_prompt(tiny_base, capsys):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -41,6 +50,8 @@ def test_sampling_gives_distinct_samples_per_prompt(tiny_base):
     out = sample_completions(model, tok, [r["messages"] for r in ROWS], samples=4, temperature=1.0, max_new_tokens=6)
     assert [len(s) for s in out] == [4, 4, 4]
     assert len(set(out[0])) > 1  # temperature 1 on a random model: the samples differ
+    bar = capsys.readouterr().err  # the tqdm progress bar over the prompts
+    assert "on-policy samples" in bar and "3/3" in bar
 
 
 def test_cli_writes_pairs_and_a_dpo_recipe_that_reads_them(tmp_path, tiny_base, quickstart_dir, monkeypatch):
@@ -56,8 +67,21 @@ def test_cli_writes_pairs_and_a_dpo_recipe_that_reads_them(tmp_path, tiny_base, 
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     out = tmp_path / "pairs.jsonl"
-    stats = main([str(tiny_base), str(prompts), str(out), "--samples", "6", "--max-new-tokens", "5",
-                  "--dpo-recipe", str(quickstart_dir / "dpo.yaml"), "--write-recipe", str(tmp_path / "dpo.yaml")])
+    stats = main(
+        [
+            str(tiny_base),
+            str(prompts),
+            str(out),
+            "--samples",
+            "6",
+            "--max-new-tokens",
+            "5",
+            "--dpo-recipe",
+            str(quickstart_dir / "dpo.yaml"),
+            "--write-recipe",
+            str(tmp_path / "dpo.yaml"),
+        ]
+    )
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert stats.prompts == 3 and stats.pairs == len(rows) >= 1
     from trl import ModelConfig

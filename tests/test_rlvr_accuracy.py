@@ -6,7 +6,8 @@ from pathlib import Path
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tulu_recipes.chat_templates import load_chat_template
-from tulu_recipes.quickstart.accuracy import generate_greedy, greedy_accuracy
+from tulu_recipes.evaluation.decoding import generate_greedy
+from tulu_recipes.quickstart.accuracy import greedy_accuracy
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "recipes" / "quickstart" / "tiny-base"

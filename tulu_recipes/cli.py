@@ -1,5 +1,7 @@
 """`tulu-recipes`: run a stage from the installed package, and list or copy the shipped recipes.
 
+Usage::
+
     tulu-recipes sft recipe.yaml [--key value ...]     # also dpo, rlvr, reward-model, evaluate, ...
     tulu-recipes recipes                                # list the shipped recipe YAMLs
     tulu-recipes copy tulu3-8b/sft.yaml [DEST]          # copy one out for editing
@@ -8,12 +10,13 @@
 from __future__ import annotations
 
 import importlib
-import shutil
+import posixpath
+import re
 import sys
 from importlib import resources
 from pathlib import Path
 
-from tulu_recipes.config import run_cli
+from tulu_recipes.config import BUNDLED_SCHEME, run_cli
 from tulu_recipes.stages import STAGES
 
 USAGE = __doc__
@@ -45,9 +48,28 @@ def copy_recipe(name: str, dest: str | None = None) -> Path:
         target = target / Path(name).name
     if target.exists():
         raise SystemExit(f"error: {target} exists; not overwriting it")
-    with resources.as_file(resources.files("tulu_recipes.recipes").joinpath(name)) as src:
-        shutil.copyfile(src, target)
+    text = resources.files("tulu_recipes.recipes").joinpath(name).read_text(encoding="utf-8")
+    target.write_text(bundle_relative_paths(text, posixpath.dirname(name)), encoding="utf-8")
     return target
+
+
+_RELATIVE_VALUE = re.compile(
+    r"""(?P<lead>(?::|^\s*-|\[|,)\s*)(?P<quote>["']?)(?P<path>\.{1,2}/[^\s#"',\]]*)(?P=quote)""", re.M
+)
+
+
+def bundle_relative_paths(text: str, folder: str) -> str:
+    """Rewrite a shipped recipe's `./x` and `../x` values (relative to its bundled folder) to `tulu-recipes://...`.
+
+    A copy lives elsewhere, so its relative paths would no longer reach the bundled model and data; the scheme
+    resolves them inside the installed package wherever the copy is run. Comments and layout are kept.
+    """
+
+    def bundled(match: re.Match) -> str:
+        path = posixpath.normpath(posixpath.join(folder, match["path"]))
+        return f"{match['lead']}{match['quote']}{BUNDLED_SCHEME}{path}{match['quote']}"
+
+    return _RELATIVE_VALUE.sub(bundled, text)
 
 
 def main(argv: list[str] | None = None) -> int:

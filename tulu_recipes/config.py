@@ -9,7 +9,8 @@ TRL removed get a message saying what replaces them.
 
 Conventions: a top-level `env:` mapping is exported to the environment (as TRL does); a string value in the
 YAML that starts with `./` or `../` is a path relative to the recipe file, so shipped recipes work from any
-working directory.
+working directory; one that starts with `tulu-recipes://` names a file bundled with the package's recipes
+(`tulu-recipes copy` writes bundled paths that way, so a copied recipe still finds them).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from typing import Any
 import yaml
 from trl import TrlParser
 
+from tulu_recipes.recipe_help import handle_help
+
 REMOVED_KEYS: dict[str, str] = {
     "warmup_ratio": "transformers 5 removed it; use `warmup_steps: {value}` (a float below 1 is a ratio of the "
     "total steps)",
@@ -41,6 +44,10 @@ REMOVED_KEYS: dict[str, str] = {
     "use_liger": "use `use_liger_kernel`",
     "config": "a recipe cannot nest another recipe; pass one YAML file",
 }
+
+# Typed `list[str]` but documented by TRL as `str | list[str]` (a one-item list becomes the string in
+# ModelConfig.__post_init__), so a YAML string such as `all-linear` is accepted as that one item.
+STRING_OR_LIST_KEYS = ("lora_target_modules", "lora_target_parameters")
 
 
 INIT_VALUES = "_tulu_init_values"  # attribute parse_recipe sets on each config: the values it was built from
@@ -78,9 +85,26 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+BUNDLED_SCHEME = "tulu-recipes://"
+
+
+def bundled_path(value: str) -> str:
+    """`tulu-recipes://quickstart/tiny-base` -> that file or folder inside the installed package's recipes/."""
+    from importlib import resources
+
+    rest = value[len(BUNDLED_SCHEME) :].strip("/")
+    with resources.as_file(resources.files("tulu_recipes.recipes")) as root:
+        path = (Path(root) / rest).resolve()
+    if not path.exists():
+        raise RecipeError(f"{value}: no such file or folder among the bundled recipes ({path})")
+    return str(path)
+
+
 def _resolve_relative(value: Any, base: Path) -> Any:
     if isinstance(value, str) and (value.startswith("./") or value.startswith("../")):
         return str((base / value).resolve())
+    if isinstance(value, str) and value.startswith(BUNDLED_SCHEME):
+        return bundled_path(value)
     if isinstance(value, list):
         return [_resolve_relative(v, base) for v in value]
     if isinstance(value, dict):
@@ -204,18 +228,28 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
         if isinstance(recipe.get("resume_from_checkpoint"), bool):
             # `true` = the latest complete checkpoint in output_dir; TrainingArguments types the field as a string.
             recipe["resume_from_checkpoint"] = "true" if recipe["resume_from_checkpoint"] else None
+        for key in STRING_OR_LIST_KEYS:  # TRL documents `lora_target_modules: all-linear`; ModelConfig unwraps [x]
+            if isinstance(recipe.get(key), str):
+                recipe[key] = [recipe[key]]
         check_recipe(recipe, dataclass_types, recipe_path)
         for name, value in env.items():
             os.environ[str(name)] = str(value)
         recipe = _resolve_relative(recipe, Path(recipe_path).resolve().parent)
         parser.set_defaults_with_config(**recipe)
+    handle_help(parser, dataclass_types, cli)
+    given = set(recipe) if recipe_path is not None else set()
     for token in cli:
         if token.startswith("--"):
             key = token[2:].split("=", 1)[0].replace("-", "_")
-            if key not in known and key not in {"help"}:
+            if key not in known:
                 raise RecipeError(_unknown_key_message(key, "the command line", known))
+            given.add(key)
+    _checkpointing_default(parser, dataclass_types, given)
+    parser.error = _one_line_error  # argparse would print its ~150-line usage before the message
     try:
         parsed = parser.parse_args_into_dataclasses(args=cli, return_remaining_strings=True)
+    except RecipeError:
+        raise
     except (ValueError, TypeError) as err:  # raised by a config's __post_init__
         where = recipe_path or "the command line"
         raise RecipeError(f"invalid recipe {where}: {err}") from None
@@ -239,6 +273,24 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
     if recipe_path is not None and env:
         object.__setattr__(instances[0], RECIPE_ENV, dict(env))
     return tuple(instances)
+
+
+def _checkpointing_default(parser: TrlParser, dataclass_types: Sequence[type], given: set[str]) -> None:
+    """TRL defaults `gradient_checkpointing` (transformers 5's deprecated alias of `activation_checkpointing`) to
+    True, so a recipe setting neither name got a FutureWarning; give that default to the new name instead."""
+    if given & {"gradient_checkpointing", "activation_checkpointing"}:
+        return  # a recipe's own choice, in either name, is left to transformers
+    for cls in dataclass_types:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if "activation_checkpointing" in fields and "gradient_checkpointing" in fields:
+            default = fields["gradient_checkpointing"].default
+            if isinstance(default, bool):
+                parser.set_defaults(activation_checkpointing=default)
+
+
+def _one_line_error(message: str) -> typing.NoReturn:
+    """argparse's error hook, as a RecipeError: `argument --learning_rate: invalid float value: 'abc'`."""
+    raise RecipeError(f"the command line: {message}")
 
 
 def _jsonable(value: Any) -> Any:

@@ -29,6 +29,7 @@ from typing import Any
 import datasets
 
 from tulu_recipes.data.errors import DataError
+from tulu_recipes.data.file_checks import hub_error, quiet_builder_errors, unreadable_file_error
 
 SOURCE_KEYS = (
     "path",
@@ -190,7 +191,11 @@ def _load_local(spec: SourceSpec, local: Path, cache_dir: str | None) -> dataset
                 f"{', '.join(sorted(_FILE_BUILDERS))} or a folder saved with save_to_disk"
             )
         # File builders put every row in the "train" split; the spec's `split` does not apply to one file.
-        return datasets.load_dataset(builder, data_files=str(local), split="train", cache_dir=cache_dir)
+        try:
+            with quiet_builder_errors():
+                return datasets.load_dataset(builder, data_files=str(local), split="train", cache_dir=cache_dir)
+        except Exception as err:  # datasets wraps a parse error in a long DatasetGenerationError
+            raise unreadable_file_error(spec.path, local, err) from None
     if (local / "dataset_info.json").exists() or (local / "dataset_dict.json").exists():
         loaded = datasets.load_from_disk(str(local))
         if isinstance(loaded, datasets.DatasetDict):
@@ -221,14 +226,17 @@ def load_source(
             f"source {spec.path!r}: no such local file or folder (looked at {', '.join(looked)}) and it is "
             "not a Hub id of the form owner/name"
         )
-    loaded = datasets.load_dataset(
-        spec.path,
-        spec.name,
-        split=spec.split,
-        data_files=spec.data_files,
-        revision=spec.revision,
-        cache_dir=cache_dir,
-    )
+    try:
+        loaded = datasets.load_dataset(
+            spec.path,
+            spec.name,
+            split=spec.split,
+            data_files=spec.data_files,
+            revision=spec.revision,
+            cache_dir=cache_dir,
+        )
+    except (ConnectionError, OSError, FileNotFoundError, ValueError) as err:  # offline, unreachable, unknown id
+        raise hub_error(spec.path, err) from None
     if not isinstance(loaded, datasets.Dataset):
         raise DataError(f"source {spec.path!r}: expected one split, got {type(loaded).__name__}")
     return loaded

@@ -3,8 +3,8 @@
 Both paths render each prompt with the model's chat template (`add_generation_prompt=True`, then the text of a
 trailing assistant message, an answer prefix such as GSM8K's `Answer:`) and tokenize it
 without added special tokens, as Tülu 3 models were trained (recipe doc §1.1), then decode greedily. The
-transformers path reuses the quickstart's `generate_greedy` (left padding, batched) on batches of similar
-length, with a progress bar.
+transformers path runs `decoding.generate_greedy` (left padding, batched) on batches of similar length, with a
+progress bar.
 """
 
 from __future__ import annotations
@@ -58,11 +58,12 @@ def load_tokenizer(model_path: str, chat_template: str | None = None) -> Any:
     return tokenizer
 
 
-def _transformers_generate(model_path: str, prompts: Sequence[list[dict]], settings: GenerationSettings,
-                           desc: str) -> list[str]:
+def _transformers_generate(
+    model_path: str, prompts: Sequence[list[dict]], settings: GenerationSettings, desc: str
+) -> list[str]:
     from transformers import AutoModelForCausalLM
 
-    from tulu_recipes.quickstart.accuracy import chat_prompt_text, generate_greedy
+    from tulu_recipes.evaluation.decoding import chat_prompt_text, generate_greedy
 
     tokenizer = load_tokenizer(model_path, settings.chat_template)
     dtype = "auto" if settings.dtype == "auto" else getattr(torch, settings.dtype)
@@ -89,22 +90,27 @@ def _transformers_generate(model_path: str, prompts: Sequence[list[dict]], setti
 def _vllm_generate(model_path: str, prompts: Sequence[list[dict]], settings: GenerationSettings) -> list[str]:
     from vllm import LLM, SamplingParams
 
-    from tulu_recipes.quickstart.accuracy import chat_prompt_text
+    from tulu_recipes.evaluation.decoding import chat_prompt_text
 
     tokenizer = load_tokenizer(model_path, settings.chat_template)
     token_prompts = [
         {"prompt_token_ids": tokenizer(chat_prompt_text(tokenizer, p), add_special_tokens=False)["input_ids"]}
         for p in prompts
     ]
-    llm = LLM(model=model_path, dtype=settings.dtype, tensor_parallel_size=settings.tensor_parallel_size,
-              gpu_memory_utilization=settings.gpu_memory_utilization)
+    llm = LLM(
+        model=model_path,
+        dtype=settings.dtype,
+        tensor_parallel_size=settings.tensor_parallel_size,
+        gpu_memory_utilization=settings.gpu_memory_utilization,
+    )
     params = SamplingParams(temperature=0.0, max_tokens=settings.max_new_tokens)
     results = llm.generate(token_prompts, params, use_tqdm=settings.show_progress)
     return [r.outputs[0].text for r in results]
 
 
-def generate(model_path: str, prompts: Sequence[list[dict]], settings: GenerationSettings,
-             desc: str = "generating") -> list[str]:
+def generate(
+    model_path: str, prompts: Sequence[list[dict]], settings: GenerationSettings, desc: str = "generating"
+) -> list[str]:
     """One greedy completion per chat prompt, in prompt order."""
     if not prompts:
         return []

@@ -9,7 +9,7 @@ test split, 8 shots from the fixed few-shot source `STD:GSM8k` (the Wei et al. 2
 `Answer: <reasoning> So the answer is N.`, the test question is the last user turn, and the model continues the
 assistant prefix `Answer:` that `oe_eval/run_eval.py::convert_chat_instance` appends to the rendered generation
 prompt. Here that prefix is a trailing assistant message, which the generation code appends the same way
-(`tulu_recipes.quickstart.accuracy.chat_prompt_text`). MATH keeps its exemplars in the single user turn.
+(`tulu_recipes.evaluation.decoding.chat_prompt_text`). MATH keeps its exemplars in the single user turn.
 
 A local task is a JSONL of open-instruct RLVR rows (`messages` ending in a user turn, `ground_truth`, `dataset`),
 scored by the `verifiable` reward, which routes each row on its `dataset` value.

@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from tulu_recipes.evaluation.decoding import generate_greedy
+
 
 @dataclass
 class AccuracyResult:
@@ -34,51 +36,6 @@ class AccuracyResult:
 def read_rows(path: str | Path) -> list[dict]:
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
-
-
-@torch.no_grad()
-def chat_prompt_text(tokenizer: PreTrainedTokenizerBase, messages: Sequence[dict]) -> str:
-    """The rendered prompt: the chat template with its generation prompt; a trailing assistant message is a
-    prefix the model continues, appended after the generation prompt (OLMES's `assistant_prefix`)."""
-    messages = list(messages)
-    prefix = ""
-    if messages and messages[-1]["role"] == "assistant":
-        prefix = messages.pop()["content"]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + prefix
-
-
-def generate_greedy(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    prompts: Sequence[list[dict]],
-    max_new_tokens: int = 48,
-    batch_size: int = 64,
-) -> list[str]:
-    """One greedy completion per chat prompt, decoded without special tokens."""
-    was_training = model.training
-    model.eval()
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    outputs: list[str] = []
-    try:
-        for start in range(0, len(prompts), batch_size):
-            texts = [chat_prompt_text(tokenizer, p) for p in prompts[start : start + batch_size]]
-            batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-            generated = model.generate(
-                **batch,
-                do_sample=False,
-                max_new_tokens=max_new_tokens,
-                pad_token_id=pad_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-            outputs.extend(
-                tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-            )
-    finally:
-        tokenizer.padding_side = side
-        model.train(was_training)
-    return outputs
 
 
 def greedy_accuracy(
@@ -116,8 +73,13 @@ def greedy_accuracy(
     return AccuracyResult(sum(correct) / len(correct), per_dataset, completions, correct)
 
 
-def accuracy_of(model_dir: str | Path, eval_path: str | Path, reward: str = "gsm8k", max_new_tokens: int = 48,
-                limit: int | None = None) -> AccuracyResult:
+def accuracy_of(
+    model_dir: str | Path,
+    eval_path: str | Path,
+    reward: str = "gsm8k",
+    max_new_tokens: int = 48,
+    limit: int | None = None,
+) -> AccuracyResult:
     """Load a saved model + tokenizer (with its chat template) and measure its greedy accuracy on a JSONL file."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)

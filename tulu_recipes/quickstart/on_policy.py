@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from tulu_recipes.evaluation.decoding import generate_chat
 from tulu_recipes.generation.pairs import build_preference_pair
 from tulu_recipes.quickstart.accuracy import read_rows
 
@@ -38,28 +39,36 @@ class OnPolicyStats:
     pairs: int
 
 
-@torch.no_grad()
-def sample_completions(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[list[dict]],
-                       samples: int, temperature: float, max_new_tokens: int, batch_size: int = 32) -> list[list[str]]:
-    """`samples` sampled completions per chat prompt (chat template, left padding, no added BOS)."""
-    model.eval()
-    tokenizer.padding_side = "left"
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    out: list[list[str]] = []
-    for start in range(0, len(prompts), batch_size):
-        texts = [tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True)
-                 for p in prompts[start : start + batch_size]]
-        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-        generated = model.generate(**batch, do_sample=True, temperature=temperature, top_p=1.0, top_k=0,
-                                   num_return_sequences=samples, max_new_tokens=max_new_tokens, pad_token_id=pad_id,
-                                   eos_token_id=tokenizer.eos_token_id)
-        decoded = tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-        out.extend(decoded[i : i + samples] for i in range(0, len(decoded), samples))
-    return out
+def sample_completions(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[list[dict]],
+    samples: int,
+    temperature: float,
+    max_new_tokens: int,
+    batch_size: int = 32,
+    progress: str | None = "on-policy samples",
+) -> list[list[str]]:
+    """`samples` sampled completions per chat prompt (chat template, left padding, no added BOS), with a progress
+    bar over the prompts unless `progress` is None."""
+    return generate_chat(
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens,
+        batch_size,
+        num_return_sequences=samples,
+        progress=progress,
+        do_sample=True,
+        temperature=temperature,
+        top_p=1.0,
+        top_k=0,
+    )
 
 
-def build_pairs(rows: Sequence[dict], completions: Sequence[Sequence[str]], reward: str, seed: int,
-                model_name: str) -> tuple[list[dict], float]:
+def build_pairs(
+    rows: Sequence[dict], completions: Sequence[Sequence[str]], reward: str, seed: int, model_name: str
+) -> tuple[list[dict], float]:
     """Score every sample with the verifier and binarize each prompt's samples; returns (pairs, sample accuracy)."""
     from rewards import load_reward
 
@@ -67,8 +76,11 @@ def build_pairs(rows: Sequence[dict], completions: Sequence[Sequence[str]], rewa
     rng = random.Random(seed)
     pairs, correct, total = [], 0, 0
     for row, texts in zip(rows, completions, strict=True):
-        scores = scorer(completions=list(texts), ground_truth=[row["ground_truth"]] * len(texts),
-                        dataset=[row.get("dataset", reward)] * len(texts))
+        scores = scorer(
+            completions=list(texts),
+            ground_truth=[row["ground_truth"]] * len(texts),
+            dataset=[row.get("dataset", reward)] * len(texts),
+        )
         correct += sum(1 for s in scores if s)
         total += len(texts)
         candidates = [{"text": t, "model": model_name, "score": s} for t, s in zip(texts, scores, strict=True)]
@@ -78,15 +90,24 @@ def build_pairs(rows: Sequence[dict], completions: Sequence[Sequence[str]], rewa
     return pairs, correct / max(total, 1)
 
 
-def write_on_policy_pairs(model_dir: str | Path, prompts_path: str | Path, out_path: str | Path, samples: int = 8,
-                          temperature: float = 1.0, max_new_tokens: int = 32, reward: str = "gsm8k",
-                          seed: int = 0, limit: int | None = None) -> OnPolicyStats:
+def write_on_policy_pairs(
+    model_dir: str | Path,
+    prompts_path: str | Path,
+    out_path: str | Path,
+    samples: int = 8,
+    temperature: float = 1.0,
+    max_new_tokens: int = 32,
+    reward: str = "gsm8k",
+    seed: int = 0,
+    limit: int | None = None,
+) -> OnPolicyStats:
     torch.manual_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     rows = read_rows(prompts_path)[:limit]
-    completions = sample_completions(model, tokenizer, [r["messages"] for r in rows], samples, temperature,
-                                     max_new_tokens)
+    completions = sample_completions(
+        model, tokenizer, [r["messages"] for r in rows], samples, temperature, max_new_tokens
+    )
     pairs, accuracy = build_pairs(rows, completions, reward, seed, Path(model_dir).name)
     if not pairs:
         raise RuntimeError(f"no preference pair: the {samples} samples of every prompt were all right or all wrong")
@@ -109,8 +130,11 @@ def derive_dpo_recipe(recipe: str | Path, pairs_path: str | Path, out_recipe: st
     out = Path(out_recipe)
     out.parent.mkdir(parents=True, exist_ok=True)
     body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    out.write_text(f"# {recipe.name} with the on-policy pairs of {Path(pairs_path).name} (tulu_recipes.quickstart."
-                   f"on_policy)\n{body}", encoding="utf-8")
+    out.write_text(
+        f"# {recipe.name} with the on-policy pairs of {Path(pairs_path).name} (tulu_recipes.quickstart."
+        f"on_policy)\n{body}",
+        encoding="utf-8",
+    )
     return out
 
 
@@ -130,10 +154,21 @@ def main(argv: list[str] | None = None) -> OnPolicyStats:
     args = parser.parse_args(argv)
     if (args.dpo_recipe is None) != (args.write_recipe is None):
         parser.error("--dpo-recipe and --write-recipe go together")
-    stats = write_on_policy_pairs(args.model, args.prompts, args.output, args.samples, args.temperature,
-                                  args.max_new_tokens, args.reward, args.seed, args.limit)
-    print(f"On-policy pairs: {stats.pairs} from {stats.prompts} prompts x {stats.samples} samples "
-          f"(sample accuracy {stats.sample_accuracy:.1%}) -> {args.output}")
+    stats = write_on_policy_pairs(
+        args.model,
+        args.prompts,
+        args.output,
+        args.samples,
+        args.temperature,
+        args.max_new_tokens,
+        args.reward,
+        args.seed,
+        args.limit,
+    )
+    print(
+        f"On-policy pairs: {stats.pairs} from {stats.prompts} prompts x {stats.samples} samples "
+        f"(sample accuracy {stats.sample_accuracy:.1%}) -> {args.output}"
+    )
     if args.dpo_recipe:
         print(f"DPO recipe on these pairs: {derive_dpo_recipe(args.dpo_recipe, args.output, args.write_recipe)}")
     return stats

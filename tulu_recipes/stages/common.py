@@ -64,11 +64,15 @@ def load_tokenizer(model_args: ModelConfig, template: ChatTemplate, training: bo
     """The model's tokenizer with the recipe's chat template (the marked training version when training)."""
     if not model_args.model_name_or_path:
         raise RecipeError("the recipe needs `model_name_or_path`")
-    tokenizer = AutoTokenizer.from_pretrained(
-        model_args.model_name_or_path,
-        revision=model_args.model_revision,
-        trust_remote_code=getattr(model_args, "trust_remote_code", False),
-    )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            model_args.model_name_or_path,
+            revision=model_args.model_revision,
+            trust_remote_code=getattr(model_args, "trust_remote_code", False),
+        )
+    except OSError as err:  # unreachable Hub, unknown repo, a folder without tokenizer files
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise RecipeError(f"`model_name_or_path`: cannot load {model_args.model_name_or_path}: {reason}") from None
     tokenizer.chat_template = template.training if training else template.inference
     if tokenizer.pad_token is None:
         # Tülu 3 adds a dedicated <pad> rather than reusing EOS, so padding is never confused with stopping.
@@ -162,7 +166,7 @@ def check_contamination(result: MixtureResult, script_args: TuluScriptArguments,
 
     Returns the report; when it stops the run, saves it first (see `load_stage_data` for where).
     """
-    from tulu_recipes.data.decontaminate import build_index, load_eval_sets, scan_dataset
+    from tulu_recipes.data.decontamination import build_index, load_eval_sets, scan_dataset
 
     index = build_index(load_eval_sets(list(script_args.decontaminate_against)))
     report = scan_dataset(result.train, index, source_column="source")

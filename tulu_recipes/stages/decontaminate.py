@@ -10,7 +10,7 @@ Examples::
         --eval gsm8k --eval math --eval mybench=bench.jsonl:question --mode drop-sources --out-dir out/
 
 Writes ``decontamination.json`` and ``decontamination.md`` to ``--out-dir``; with a ``drop-*`` mode also
-``<source>.jsonl`` with the kept rows of each input. All logic is in ``tulu_recipes.data.decontaminate``;
+``<source>.jsonl`` with the kept rows of each input. All logic is in ``tulu_recipes.data.decontamination``;
 ``recipes/decontaminate.py`` is a shim over this module.
 """
 
@@ -20,7 +20,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from tulu_recipes.data.decontaminate import (
+from tulu_recipes.data.decontamination import (
     DEFAULT_EVAL_SETS,
     MODES,
     build_index,
@@ -34,16 +34,29 @@ LOCAL_FORMATS = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--train", action="append", required=True, metavar="[NAME=]PATH_OR_HUB_ID",
-                   help="training data: a local json/jsonl/parquet file or a Hub dataset id (repeatable)")
+    p.add_argument(
+        "--train",
+        action="append",
+        required=True,
+        metavar="[NAME=]PATH_OR_HUB_ID",
+        help="training data: a local json/jsonl/parquet file or a Hub dataset id (repeatable)",
+    )
     p.add_argument("--split", default="train", help="split of Hub training datasets (default: train)")
-    p.add_argument("--eval", action="append", dest="evals", metavar="SPEC",
-                   help=f"evaluation set spec (repeatable; default: {', '.join(DEFAULT_EVAL_SETS)}): a "
-                   "default name, FILE[:FIELD] or HUB_ID[:CONFIG]:SPLIT:FIELD, optionally prefixed by NAME=")
+    p.add_argument(
+        "--eval",
+        action="append",
+        dest="evals",
+        metavar="SPEC",
+        help=f"evaluation set spec (repeatable; default: {', '.join(DEFAULT_EVAL_SETS)}): a "
+        "default name, FILE[:FIELD] or HUB_ID[:CONFIG]:SPLIT:FIELD, optionally prefixed by NAME=",
+    )
     p.add_argument("--eval-dir", help="read the default eval sets from this folder instead of the Hub")
     p.add_argument("--text-field", help="prompt column (default: messages, then prompt, then text)")
-    p.add_argument("--source-column", default="source",
-                   help="with a single --train input, group its rows into sources by this column if present")
+    p.add_argument(
+        "--source-column",
+        default="source",
+        help="with a single --train input, group its rows into sources by this column if present",
+    )
     p.add_argument("--ngram", type=int, default=8)
     p.add_argument("--overlap-threshold", type=float, default=0.5)
     p.add_argument("--contamination-threshold", type=float, default=0.02)
@@ -84,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if len(train) == 1:
         ((name, ds),) = train.items()
-        kept_ds, report = decontaminate(ds, index, args.mode, source_column=args.source_column,
-                                        source_name=name, **common)
+        kept_ds, report = decontaminate(
+            ds, index, args.mode, source_column=args.source_column, source_name=name, **common
+        )
         kept = {name: kept_ds}
     else:
         kept, report = decontaminate_sources(train, index, args.mode, **common)
@@ -104,4 +118,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from tulu_recipes.config import run_cli
+
+    raise SystemExit(run_cli(main))

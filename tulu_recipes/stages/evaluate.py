@@ -16,6 +16,7 @@ from tulu_recipes.evaluation.generation import GenerationSettings
 from tulu_recipes.evaluation.report import markdown_report, write_reports
 from tulu_recipes.evaluation.runner import evaluate_models
 from tulu_recipes.evaluation.tasks import build_task
+from tulu_recipes.stages.preflight import check_model_source
 
 
 @dataclass
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
                  for t in args.tasks]
     except ValueError as err:
         raise RecipeError(str(err)) from None
+    for _, path in models:  # a missing folder or an offline Hub id: one line now, not after other models ran
+        check_model_source(path, "models")
     save_recipe(args.output_dir, args)
     settings = GenerationSettings(
         backend=args.backend, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, dtype=args.dtype,

@@ -7,6 +7,7 @@ from the `rewards` registry, `reward_funcs: [verifiable]` by default (routes row
 
 from __future__ import annotations
 
+import difflib
 import sys
 from dataclasses import dataclass, field
 from typing import Literal
@@ -26,6 +27,7 @@ from tulu_recipes.stages.common import (
     train_and_save,
     trainer_datasets,
 )
+from tulu_recipes.stages.preflight import check_stage
 from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks
 from tulu_recipes.trainers.ppo import TuluPPOConfig, TuluPPOTrainer
 from tulu_recipes.trainers.rlvr import TuluGRPOConfig, TuluGRPOTrainer, TuluRLOOConfig, TuluRLOOTrainer
@@ -79,13 +81,27 @@ def load_rewards(rlvr_args: RLVRArguments) -> list:
 
     if not rlvr_args.reward_funcs:
         raise RecipeError("`reward_funcs` is empty: RLVR needs at least one verifier")
-    try:
-        return [
-            load_reward(name, value=rlvr_args.reward_value, loose=rlvr_args.ifeval_loose)
-            for name in rlvr_args.reward_funcs
-        ]
-    except (KeyError, ImportError, ValueError) as err:
-        raise RecipeError(f"reward_funcs: {err}") from None
+    loaded = []
+    for name in rlvr_args.reward_funcs:
+        try:
+            loaded.append(load_reward(name, value=rlvr_args.reward_value, loose=rlvr_args.ifeval_loose))
+        except KeyError:
+            raise RecipeError(unknown_reward_message(name)) from None
+        except (ImportError, ValueError, AttributeError) as err:
+            raise RecipeError(f"reward_funcs: {name}: {err}") from None
+    return loaded
+
+
+def unknown_reward_message(name: str) -> str:
+    """`reward_funcs` names no registered verifier: say the closest registered name and what else is allowed."""
+    from rewards.registry import REGISTRY
+
+    close = difflib.get_close_matches(name.lower(), sorted(REGISTRY), n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return (
+        f"reward_funcs: unknown reward {name!r}; {hint}registered: {', '.join(sorted(REGISTRY))}, or a "
+        "`package.module:function` plug-in"
+    )
 
 
 def main(argv: list[str] | None = None):
@@ -95,6 +111,8 @@ def main(argv: list[str] | None = None):
         [TuluScriptArguments, RLVRArguments, config_cls, ModelConfig], argv
     )
     refuse_finished_run(script_args, training_args)
+    check_stage(model_args, training_args, ("value_model_path", getattr(training_args, "value_model_path", None)))
+    reward_funcs = load_rewards(rlvr_args)  # a misspelled verifier stops the run before the model loads
     set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
     template = template_for(script_args)
@@ -103,7 +121,7 @@ def main(argv: list[str] | None = None):
 
     trainer = trainer_cls(
         model=load_causal_lm(model_args, tokenizer),
-        reward_funcs=load_rewards(rlvr_args),
+        reward_funcs=reward_funcs,
         args=training_args,
         **trainer_datasets(data, RLVR_COLUMNS),
         processing_class=tokenizer,

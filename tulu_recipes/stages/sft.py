@@ -17,6 +17,7 @@ from tulu_recipes.stages.common import (
     train_and_save,
     trainer_datasets,
 )
+from tulu_recipes.stages.preflight import check_stage
 from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks
 from tulu_recipes.trainers.sft import TuluSFTConfig, TuluSFTTrainer
 
@@ -26,6 +27,7 @@ RECIPE_TYPES = [TuluScriptArguments, TuluSFTConfig, ModelConfig]
 def main(argv: list[str] | None = None) -> TuluSFTTrainer:
     script_args, training_args, model_args = parse_recipe(RECIPE_TYPES, argv)
     refuse_finished_run(script_args, training_args)
+    check_stage(model_args, training_args)
     set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
     template = template_for(script_args)

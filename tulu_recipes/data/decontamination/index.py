@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import xxhash
 
-from tulu_recipes.data.decontam_text import ROW_TOKEN, tokenize
+from tulu_recipes.data.decontamination.text import ROW_TOKEN, tokenize
 
 MULT = np.uint64(0x9E3779B97F4A7C15)
 ROW_MARK = -2  # id of the row separator in an encoded training batch (segment separators and unknowns are -1)

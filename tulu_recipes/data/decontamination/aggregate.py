@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from tulu_recipes.data.decontam_index import EvalIndex
-from tulu_recipes.data.decontam_match import shared_spans
-from tulu_recipes.data.decontam_report import Cell, Example, Report
-from tulu_recipes.data.decontam_scan import RowSource
+from tulu_recipes.data.decontamination.index import EvalIndex
+from tulu_recipes.data.decontamination.match import shared_spans
+from tulu_recipes.data.decontamination.report import Cell, Example, Report
+from tulu_recipes.data.decontamination.scan import RowSource
 
 
 def label_array(labels: Any, n_rows: int) -> np.ndarray:

@@ -2,11 +2,11 @@
 
 Rules (defaults are the paper's):
 
-- prompts only: user turns of chat rows, or a chosen text field (``decontam_text``);
+- prompts only: user turns of chat rows, or a chosen text field (``decontamination.text``);
 - an evaluation instance overlaps a training instance when MORE than ``overlap_threshold`` (0.5) of its tokens
-  are covered by n-grams (n = 8) it shares with that ONE training instance (``decontam_match``);
+  are covered by n-grams (n = 8) it shares with that ONE training instance (``decontamination.match``);
 - a training source is contaminated with an evaluation set when MORE than ``contamination_threshold`` (0.02)
-  of the set's instances overlap some instance of the source (``decontam_report``).
+  of the set's instances overlap some instance of the source (``decontamination.report``).
 
 Typical use::
 
@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from tulu_recipes.data.decontam_aggregate import build_report, label_array
-from tulu_recipes.data.decontam_evalsets import (
+from tulu_recipes.data.decontamination.aggregate import build_report, label_array
+from tulu_recipes.data.decontamination.evalsets import (
     DEFAULT_EVAL_SETS,
     DEFAULT_EVAL_SPECS,
     EvalSpec,
@@ -35,11 +35,11 @@ from tulu_recipes.data.decontam_evalsets import (
     load_eval_sets,
     parse_eval_spec,
 )
-from tulu_recipes.data.decontam_index import EvalIndex, build_index
-from tulu_recipes.data.decontam_match import match_rows
-from tulu_recipes.data.decontam_report import Cell, Example, Report
-from tulu_recipes.data.decontam_scan import RowSource, scan_parts
-from tulu_recipes.data.decontam_text import prompt_segments, prompt_text, tokenize
+from tulu_recipes.data.decontamination.index import EvalIndex, build_index
+from tulu_recipes.data.decontamination.match import match_rows
+from tulu_recipes.data.decontamination.report import Cell, Example, Report
+from tulu_recipes.data.decontamination.scan import RowSource, scan_parts
+from tulu_recipes.data.decontamination.text import prompt_segments, prompt_text, tokenize
 
 __all__ = [
     "DEFAULT_EVAL_SETS",
@@ -101,8 +101,9 @@ def scan(
     """
     names = list(train_by_source)
     parts = [RowSource(train_by_source[name], text_field) for name in names]
-    return _run(index, parts, names, overlap_threshold, contamination_threshold, num_proc, batch_size,
-                max_examples, progress)
+    return _run(
+        index, parts, names, overlap_threshold, contamination_threshold, num_proc, batch_size, max_examples, progress
+    )
 
 
 def _dataset_labels(dataset: Any, source_column: str | None, source_name: str) -> Any:
@@ -136,8 +137,17 @@ def scan_dataset(
     Without that column the whole dataset is the source ``source_name``. Row indices are dataset row indices.
     """
     labels = _dataset_labels(dataset, source_column, source_name)
-    return _run(index, [RowSource(dataset, text_field)], [labels], overlap_threshold, contamination_threshold,
-                num_proc, batch_size, max_examples, progress)
+    return _run(
+        index,
+        [RowSource(dataset, text_field)],
+        [labels],
+        overlap_threshold,
+        contamination_threshold,
+        num_proc,
+        batch_size,
+        max_examples,
+        progress,
+    )
 
 
 def _drop_rows(report: Report, mode: str) -> dict[str, set[int] | None]:
@@ -168,8 +178,9 @@ def decontaminate(
     drops = _drop_rows(report, mode)
     if not drops:
         return dataset, report
-    labels = _dataset_labels(dataset, scan_kwargs.get("source_column", "source"),
-                             scan_kwargs.get("source_name", "train"))
+    labels = _dataset_labels(
+        dataset, scan_kwargs.get("source_column", "source"), scan_kwargs.get("source_name", "train")
+    )
     n = len(dataset)
     label_arr = label_array(labels, n)
     keep = np.ones(n, dtype=bool)

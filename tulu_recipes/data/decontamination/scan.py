@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from tulu_recipes.data.decontam_index import EvalIndex
-from tulu_recipes.data.decontam_match import match_rows
-from tulu_recipes.data.decontam_text import prompt_segments, resolve_text_field, value_segments
+from tulu_recipes.data.decontamination.index import EvalIndex
+from tulu_recipes.data.decontamination.match import match_rows
+from tulu_recipes.data.decontamination.text import prompt_segments, resolve_text_field, value_segments
 
 
 class RowSource:
@@ -68,9 +68,7 @@ def scan_parts(
 ) -> list[Pairs]:
     """Overlapping ``(row, global eval instance, covered)`` arrays for every part, rows sorted."""
     units = [
-        (p, s, min(s + batch_size, len(src)))
-        for p, src in enumerate(parts)
-        for s in range(0, len(src), batch_size)
+        (p, s, min(s + batch_size, len(src))) for p, src in enumerate(parts) for s in range(0, len(src), batch_size)
     ]
     found: list[list[Pairs]] = [[] for _ in parts]
     state = (index, parts, overlap_threshold)

@@ -4,8 +4,8 @@ Spec strings (``parse_eval_spec``), each optionally prefixed with ``name=``:
 
 - a default name: ``gsm8k`` (``openai/gsm8k`` config ``main``, split ``test``, field ``question``), ``math``
   (``HuggingFaceH4/MATH-500``, ``test``, ``problem``), ``ifeval`` (``google/IFEval``, ``train``, ``prompt``).
-  With ``local_dir`` the defaults read ``gsm8k_test.jsonl``, ``math_test.jsonl`` and
-  ``ifeval_input_data.jsonl`` from that folder instead of the Hub;
+  With ``local_dir`` (or ``$TULU_RECIPES_EVAL_DIR``) the defaults read ``gsm8k_test.jsonl``,
+  ``math_test.jsonl`` and ``ifeval_input_data.jsonl`` from that folder instead of the Hub (offline use);
 - a local ``.json``/``.jsonl``/``.parquet`` file, ``path[:field]`` (field default ``prompt``);
 - a Hub dataset, ``owner/name:split:field`` or ``owner/name:config:split:field``.
 
@@ -15,12 +15,20 @@ A field holding a chat conversation contributes its user turns joined by newline
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tulu_recipes.data.decontam_text import prompt_text
+from tulu_recipes.data.decontamination.text import prompt_text
+from tulu_recipes.data.errors import DataError
+from tulu_recipes.data.file_checks import hub_offline
 
 LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet")
+EVAL_DIR_ENV = "TULU_RECIPES_EVAL_DIR"
+OFFLINE_HINT = (
+    f"to read local files, set {EVAL_DIR_ENV} (or `--eval-dir`) to a folder holding gsm8k_test.jsonl, "
+    "math_test.jsonl and ifeval_input_data.jsonl, such as ../shared/data"
+)
 
 
 @dataclass(frozen=True)
@@ -93,15 +101,29 @@ def read_local(path: str | Path, field: str) -> list[str]:
 
 
 def load_eval_set(spec: str | EvalSpec, local_dir: str | Path | None = None) -> tuple[str, list[str]]:
-    """``(name, prompts)`` of one evaluation set; defaults come from ``local_dir`` when it is given."""
+    """``(name, prompts)`` of one evaluation set; defaults come from ``local_dir`` (or the folder named by
+    ``$TULU_RECIPES_EVAL_DIR``) when it is given, else from the Hub."""
     spec = parse_eval_spec(spec) if isinstance(spec, str) else spec
+    local_dir = local_dir if local_dir is not None else (os.environ.get(EVAL_DIR_ENV) or None)
     if spec.local_file and local_dir is not None:
-        return spec.name, read_local(Path(local_dir) / spec.local_file, spec.field)
+        path = Path(local_dir) / spec.local_file
+        if not path.is_file():
+            raise DataError(f"evaluation set {spec.name!r}: {path} does not exist ({OFFLINE_HINT})")
+        return spec.name, read_local(path, spec.field)
     if _looks_local(spec.path):
         return spec.name, read_local(spec.path, spec.field)
+    if spec.local_file and hub_offline():
+        raise DataError(
+            f"evaluation set {spec.name!r} comes from the Hub ({spec.path}), but the Hub is offline; {OFFLINE_HINT}"
+        )
     import datasets
 
-    ds = datasets.load_dataset(spec.path, spec.config, split=spec.split)
+    try:
+        ds = datasets.load_dataset(spec.path, spec.config, split=spec.split)
+    except (ConnectionError, OSError, ValueError) as err:  # no network, or not cached while offline
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        hint = f"; {OFFLINE_HINT}" if spec.local_file else "; or use a local file spec, FILE[:FIELD]"
+        raise DataError(f"evaluation set {spec.name!r}: cannot load {spec.path} from the Hub ({first}){hint}") from None
     return spec.name, [prompt_text(v) for v in ds[spec.field]]
 
 

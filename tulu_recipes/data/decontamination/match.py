@@ -17,8 +17,8 @@ from itertools import repeat
 
 import numpy as np
 
-from tulu_recipes.data.decontam_index import ROW_MARK, EvalIndex, kgram_keys
-from tulu_recipes.data.decontam_text import ROW_TOKEN, SEGMENT_TOKEN, TOKEN_RE, normalize
+from tulu_recipes.data.decontamination.index import ROW_MARK, EvalIndex, kgram_keys
+from tulu_recipes.data.decontamination.text import ROW_TOKEN, SEGMENT_TOKEN, TOKEN_RE, normalize
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -66,9 +66,7 @@ def _expand_postings(table, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, table.postings[lo[owner] + within]
 
 
-def covered_positions(
-    index: EvalIndex, ids: np.ndarray, row_of_pos: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def covered_positions(index: EvalIndex, ids: np.ndarray, row_of_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unique ``(row, eval position)`` pairs: eval token positions covered by n-grams shared with that row."""
     rows_out, pos_out = [], []
     # Row marks (-2) pick some real token's hash; harmless, the window check below rejects them.
