@@ -30,11 +30,14 @@ The value model is saved to `<output_dir>/value_model` with every checkpoint and
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from accelerate.utils import gather_object
+from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, PreTrainedModel, TrainerCallback
 from trl import RLOOConfig, RLOOTrainer
 from trl.models.utils import disable_gradient_checkpointing
@@ -44,6 +47,7 @@ from tulu_recipes.trainers import ppo_math
 from tulu_recipes.trainers.rlvr import NON_STOP_HELP, VerifierRewardsMixin
 
 VALUE_MODEL_DIR = "value_model"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -73,6 +77,37 @@ class TuluPPOConfig(RLOOConfig):
     whiten_advantages: bool = field(
         default=True, metadata={"help": "Whiten advantages over the valid tokens of the local batch (paper: yes)."}
     )
+    score_position: Literal["after_eos", "eos"] = field(
+        default="after_eos",
+        metadata={
+            "help": "Where the sequence score enters GAE. `after_eos` (the release): one position past the last "
+            "token, where the value is the value head at the last token (a reward model's score) and is trained "
+            "there too; a response that fills `max_completion_length` scores on its last token. `eos`: on the "
+            "last token itself (textbook GAE, V = 0 after the end)."
+        },
+    )
+    max_prompt_length: int | None = field(
+        default=2048,
+        metadata={
+            "help": "Prompts longer than this many tokens (chat template applied) are dropped from the training "
+            "set before training (release: --max_prompt_token_length 2048, keeping <=). None keeps all."
+        },
+    )
+    lr_schedule_steps: int | None = field(
+        default=None,
+        metadata={
+            "help": "Optimizer steps the LR schedule spans (warmup ratio included), if not `max_steps`. The 8B "
+            "release scheduled over its 10M-episode command horizon (10M // 224 x 4 epochs = 178,568 steps) and "
+            "stopped far earlier, so its linear LR stayed >= 0.99 x peak."
+        },
+    )
+    weight_decay: float = field(
+        default=0.01,
+        metadata={
+            "help": "AdamW weight decay on every policy and value parameter, norms and biases included (release: "
+            "torch.optim.AdamW's default 0.01 on all parameters)."
+        },
+    )
     non_stop_penalty: float | None = field(default=-10.0, metadata={"help": NON_STOP_HELP})
     num_generations: int | None = field(default=1, metadata={"help": "Completions per prompt (paper: 1)."})
     num_iterations: int = field(default=4, metadata={"help": "PPO epochs over each rollout batch (paper: 4)."})
@@ -98,6 +133,10 @@ class TuluPPOConfig(RLOOConfig):
             raise ValueError("vf_coef must be >= 0 and cliprange_value > 0")
         if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.lam <= 1.0:
             raise ValueError("gamma and lam must be in [0, 1]")
+        if self.score_position not in ("after_eos", "eos"):
+            raise ValueError(f"score_position must be 'after_eos' or 'eos', got {self.score_position!r}")
+        if self.lr_schedule_steps is not None and self.lr_schedule_steps < 1:
+            raise ValueError("lr_schedule_steps must be a positive number of optimizer steps")
 
 
 def load_value_model(
@@ -112,15 +151,24 @@ def load_value_model(
 
 
 def per_token_values(
-    value_model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    value_model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor
 ) -> torch.Tensor:
-    """The value head at every position, `(batch, length)`: the classifier's score as if the sequence ended there."""
-    backbone = getattr(value_model, value_model.base_model_prefix)
-    head = getattr(value_model, "score", None)
+    """The value head at every position, `(batch, length)`: the classifier's score as if the sequence ended there.
+
+    Read off the model's own forward with a hook on its `score` head, so a DeepSpeed engine, an FSDP-sharded or a
+    DDP-wrapped value model runs (and gathers its parameters) exactly as it does for its pooled output.
+    """
+    module = getattr(value_model, "module", value_model)  # DeepSpeed engine / DDP wrapper
+    head = getattr(module, "score", None)
     if head is None:
-        raise ValueError(f"{type(value_model).__name__} has no `score` head to use as a value head")
-    hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
-    return head(hidden).squeeze(-1).float()
+        raise ValueError(f"{type(module).__name__} has no `score` head to use as a value head")
+    captured: list[torch.Tensor] = []
+    handle = head.register_forward_hook(lambda _module, _inputs, output: captured.append(output))
+    try:
+        value_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+    finally:
+        handle.remove()
+    return captured[0].squeeze(-1).float()
 
 
 def _zero_dropout(model: torch.nn.Module) -> None:
@@ -171,8 +219,35 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
         self.value_model = value_model.to(self.accelerator.device)
         self.value_model.train()
         self.add_callback(_ValueModelStep(self))
+        self._drop_long_prompts()
+
+    def _drop_long_prompts(self) -> None:
+        """Drop training prompts longer than `max_prompt_length` tokens, as the release's dataset filter did."""
+        limit = self.args.max_prompt_length
+        if limit is None or not isinstance(self.train_dataset, Dataset):
+            return
+
+        def short(batch: dict) -> list[bool]:
+            prompt_ids, _, _ = self._tokenize_prompts(batch["prompt"])
+            return [len(ids) <= limit for ids in prompt_ids]
+
+        before = len(self.train_dataset)
+        self.train_dataset = self.train_dataset.filter(short, batched=True, desc="dropping long prompts")
+        dropped = before - len(self.train_dataset)
+        if dropped:
+            logger.warning("Dropped %d of %d prompts longer than max_prompt_length=%d tokens", dropped, before, limit)
+        if len(self.train_dataset) == 0:
+            raise ValueError(f"every training prompt is longer than max_prompt_length={limit} tokens")
 
     # ----- optimizer, gradients, saving -------------------------------------------------------------------------
+    def get_decay_parameter_names(self, model) -> list[str]:
+        """Every parameter decays: the release used torch AdamW's weight decay on all of them."""
+        return [name for name, _ in model.named_parameters()]
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        """The schedule spans `lr_schedule_steps` when set (the release's horizon), else the run's `max_steps`."""
+        return super().create_scheduler(self.args.lr_schedule_steps or num_training_steps, optimizer)
+
     def create_optimizer(self, model=None):
         optimizer = super().create_optimizer(model)
         params = [p for p in self.value_model.parameters() if p.requires_grad]
@@ -212,13 +287,31 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
             self.value_model.load_state_dict(state.state_dict())
 
     # ----- rollout ----------------------------------------------------------------------------------------------
+    def _value_columns(self, values: torch.Tensor, logits_to_keep: int) -> torch.Tensor:
+        """V_t per completion token from per-position values of prompt + completion: the value at the position just
+        before token t. With `score_position: after_eos` one more column, the value at the last position."""
+        if self.args.score_position == "after_eos":
+            return values[:, -logits_to_keep - 1 :]
+        return values[:, -logits_to_keep - 1 : -1]
+
+    def _value_mask(self, loss_mask: torch.Tensor) -> torch.Tensor:
+        """Where the value is trained and the score lands. `eos`: the loss mask. `after_eos` (release): the loss
+        mask plus the position after a row's last token, unless the row fills `max_completion_length`."""
+        if self.args.score_position == "eos":
+            return loss_mask
+        lengths = loss_mask.sum(dim=1).long()
+        extra = (lengths > 0) & (lengths < self.args.max_completion_length)
+        value_mask = torch.nn.functional.pad(loss_mask, (0, 1))
+        rows = torch.arange(loss_mask.size(0), device=loss_mask.device)
+        value_mask[rows[extra], lengths[extra]] = 1
+        return value_mask
+
     def _completion_values(self, input_ids, attention_mask, logits_to_keep: int, batch_size: int) -> torch.Tensor:
-        """V_t for each completion token: the value at the position just before it, in chunks of `batch_size`."""
+        """V_t for each completion position (see `_value_columns`), in chunks of `batch_size`."""
         chunks = []
         for start in range(0, input_ids.size(0), batch_size):
             ids, mask = input_ids[start : start + batch_size], attention_mask[start : start + batch_size]
-            values = per_token_values(self.value_model, ids, mask)
-            chunks.append(values[:, -logits_to_keep - 1 : -1])
+            chunks.append(self._value_columns(per_token_values(self.value_model, ids, mask), logits_to_keep))
         return torch.cat(chunks, dim=0)
 
     def _reference_logps(self, input_ids, attention_mask, logits_to_keep: int, batch_size: int) -> torch.Tensor:
@@ -279,12 +372,23 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
         # a row that no reward function scores carries no signal: it is left out of both losses
         loss_mask = completion_mask * scored.unsqueeze(1).to(completion_mask.dtype)
 
-        rewards, kl = ppo_math.token_rewards(scores, old_logps, ref_logps, loss_mask, self.beta)
-        advantages, returns = ppo_math.gae(rewards, old_values, loss_mask, self.args.gamma, self.args.lam)
+        value_mask = self._value_mask(loss_mask)
+        width = value_mask.size(1)  # logits_to_keep, + 1 with score_position after_eos
+        padded = torch.nn.functional.pad
+        rewards, kl = ppo_math.token_rewards(
+            scores,
+            padded(old_logps, (0, width - logits_to_keep)),
+            padded(ref_logps, (0, width - logits_to_keep)) if ref_logps is not None else None,
+            padded(loss_mask, (0, width - logits_to_keep)),
+            self.beta,
+            score_mask=value_mask,
+        )
+        advantages, returns = ppo_math.gae(rewards, old_values, value_mask, self.args.gamma, self.args.lam)
+        advantages, kl = advantages[:, :logits_to_keep] * loss_mask, kl[:, :logits_to_keep]
         if self.args.whiten_advantages:
             advantages = ppo_math.masked_whiten(advantages, loss_mask)
 
-        self._log_rollout(mode, rewards_per_func, all_scores, kl, loss_mask, old_values, returns)
+        self._log_rollout(mode, rewards_per_func, all_scores, kl, loss_mask, old_values, returns, value_mask)
         self._log_completions_table(prompts, completions, rewards_per_func, advantages, loss_mask)
         return {
             "prompt_ids": prompt_ids,
@@ -292,13 +396,14 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
             "completion_ids": completion_ids,
             "completion_mask": completion_mask,
             "loss_mask": loss_mask,
+            "value_mask": value_mask,
             "old_logps": old_logps,
             "old_values": old_values,
             "advantages": advantages,
             "returns": returns,
         }
 
-    def _log_rollout(self, mode, rewards_per_func, all_scores, kl, mask, values, returns) -> None:
+    def _log_rollout(self, mode, rewards_per_func, all_scores, kl, mask, values, returns, value_mask) -> None:
         metrics = self._metrics[mode]
         stats = self.accelerator.reduce(
             torch.stack([(kl * mask).sum(), mask.sum().float(), mask.any(dim=1).sum().float()]),
@@ -312,8 +417,8 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
         scored = ~torch.isnan(rewards_per_func).all(dim=1)
         if scored.any():
             metrics["reward"].append(all_scores[scored].mean().item())
-        metrics["value/mean"].append(ppo_math.masked_mean(values, mask).item())
-        metrics["value/explained_variance"].append(ppo_math.explained_variance(values, returns, mask).item())
+        metrics["value/mean"].append(ppo_math.masked_mean(values, value_mask).item())
+        metrics["value/explained_variance"].append(ppo_math.explained_variance(values, returns, value_mask).item())
         # what TRL's own `_generate_and_score_completions` does with values sent by reward functions
         for name in sorted(set(gather_object(list(self._pending_metrics)))):
             values_ = self._pending_metrics.get(name, [])
@@ -348,9 +453,9 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
         pg_loss, pg_clip = ppo_math.policy_loss(
             logps, inputs["old_logps"], inputs["advantages"], mask, self.epsilon_low
         )
-        values = per_token_values(self.value_model, input_ids, attention_mask)[:, -logits_to_keep - 1 : -1]
+        values = self._value_columns(per_token_values(self.value_model, input_ids, attention_mask), logits_to_keep)
         vf_loss, vf_clip = ppo_math.value_loss(
-            values, inputs["old_values"], inputs["returns"], mask, self.args.cliprange_value
+            values, inputs["old_values"], inputs["returns"], inputs["value_mask"], self.args.cliprange_value
         )
         loss = pg_loss + self.args.vf_coef * vf_loss
 
