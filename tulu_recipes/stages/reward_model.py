@@ -11,6 +11,7 @@ from transformers import AutoModelForSequenceClassification, PreTrainedModel, Pr
 from trl import ModelConfig, RewardTrainer, get_peft_config
 
 from tulu_recipes.config import parse_recipe, run_cli, save_recipe
+from tulu_recipes.distributed import setup_distributed
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages.common import (
     load_stage_data,
@@ -50,6 +51,7 @@ RECIPE_TYPES = [TuluScriptArguments, TuluRewardConfig, ModelConfig]
 def main(argv: list[str] | None = None) -> RewardTrainer:
     script_args, training_args, model_args = parse_recipe(RECIPE_TYPES, argv)
     save_recipe(training_args.output_dir, script_args, training_args, model_args)
+    setup_distributed(training_args)  # before any model: ZeRO-3 loads it under zero.Init
     set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
     template = template_for(script_args)

@@ -6,6 +6,7 @@ from transformers import set_seed
 from trl import ModelConfig, get_peft_config
 
 from tulu_recipes.config import parse_recipe, run_cli, save_recipe
+from tulu_recipes.distributed import setup_distributed
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages.common import (
     load_causal_lm,
@@ -25,6 +26,7 @@ RECIPE_TYPES = [TuluScriptArguments, TuluSFTConfig, ModelConfig]
 def main(argv: list[str] | None = None) -> TuluSFTTrainer:
     script_args, training_args, model_args = parse_recipe(RECIPE_TYPES, argv)
     save_recipe(training_args.output_dir, script_args, training_args, model_args)
+    setup_distributed(training_args)  # before any model: ZeRO-3 loads it under zero.Init
     set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
     template = template_for(script_args)
