@@ -40,19 +40,37 @@ def fixed_scores(completions, **kwargs):
 
 def rows(n: int) -> Dataset:
     data = [json.loads(line) for line in RLVR.read_text().splitlines()[:n]]
-    return Dataset.from_list([{"prompt": r["messages"], "ground_truth": r["ground_truth"], "dataset": r["dataset"]}
-                              for r in data])
+    return Dataset.from_list(
+        [{"prompt": r["messages"], "ground_truth": r["ground_truth"], "dataset": r["dataset"]} for r in data]
+    )
 
 
 def make_trainer(tmp_path: Path, value_dir: Path, score_position: str) -> TuluPPOTrainer:
     args = TuluPPOConfig(
-        output_dir=str(tmp_path / "ppo"), value_model_path=str(value_dir), score_position=score_position,
-        beta=BETA, gamma=GAMMA, lam=LAM, whiten_advantages=False, per_device_train_batch_size=3,
-        max_completion_length=MAX_LEN, max_steps=1, use_cpu=True, bf16=False, report_to="none",
-        save_strategy="no", disable_tqdm=True, seed=0,
+        output_dir=str(tmp_path / "ppo"),
+        value_model_path=str(value_dir),
+        score_position=score_position,
+        beta=BETA,
+        gamma=GAMMA,
+        lam=LAM,
+        whiten_advantages=False,
+        per_device_train_batch_size=3,
+        max_completion_length=MAX_LEN,
+        max_steps=1,
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+        seed=0,
     )
-    trainer = TuluPPOTrainer(model=str(TINY), reward_funcs=[fixed_scores], args=args, train_dataset=rows(3),
-                             processing_class=AutoTokenizer.from_pretrained(TINY))
+    trainer = TuluPPOTrainer(
+        model=str(TINY),
+        reward_funcs=[fixed_scores],
+        args=args,
+        train_dataset=rows(3),
+        processing_class=AutoTokenizer.from_pretrained(TINY),
+    )
     with torch.no_grad():  # move the policy away from the reference so that the KL term is not zero
         torch.manual_seed(1)
         for p in trainer.model.parameters():
@@ -96,8 +114,11 @@ def rollout(trainer: TuluPPOTrainer, monkeypatch):
     tok = trainer._tokenizer
     eos = tok.eos_token_id
     words = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
-    prompts = [words("<|user|>\n2+2?\n<|assistant|>\n"), words("<|user|>\nWhat is 7 times 8?\n<|assistant|>\n"),
-               words("<|user|>\nHi\n<|assistant|>\n")]
+    prompts = [
+        words("<|user|>\n2+2?\n<|assistant|>\n"),
+        words("<|user|>\nWhat is 7 times 8?\n<|assistant|>\n"),
+        words("<|user|>\nHi\n<|assistant|>\n"),
+    ]
     completions = [words("4 is")[:2] + [eos], words("The answer is 56 and")[:MAX_LEN], words("ok")[:1] + [eos]]
     assert [len(c) for c in completions] == [3, MAX_LEN, 2] and len({len(p) for p in prompts}) == 3
     texts = [[{"role": "assistant", "content": tok.decode(c, skip_special_tokens=True)}] for c in completions]
@@ -108,8 +129,9 @@ def rollout(trainer: TuluPPOTrainer, monkeypatch):
 
 
 @pytest.mark.parametrize("score_position", ["after_eos", "eos"])
-def test_rollout_matches_hand_computation_on_a_padded_batch(tmp_path, value_dir, monkeypatch, one_torch_thread,
-                                                            score_position):
+def test_rollout_matches_hand_computation_on_a_padded_batch(
+    tmp_path, value_dir, monkeypatch, one_torch_thread, score_position
+):
     trainer = make_trainer(tmp_path, value_dir, score_position)
     prompts, completions, batch = rollout(trainer, monkeypatch)
     expected = hand_rollout(trainer, prompts, completions, after_eos=score_position == "after_eos")
@@ -134,8 +156,7 @@ def test_rollout_matches_hand_computation_on_a_padded_batch(tmp_path, value_dir,
 
 
 @pytest.mark.parametrize("score_position", ["after_eos", "eos"])
-def test_loss_uses_only_real_positions_of_each_row(tmp_path, value_dir, monkeypatch, one_torch_thread,
-                                                   score_position):
+def test_loss_uses_only_real_positions_of_each_row(tmp_path, value_dir, monkeypatch, one_torch_thread, score_position):
     """Plant values at padded positions that would dominate the loss, and set returns to V + 0.5 on real ones."""
     trainer = make_trainer(tmp_path, value_dir, score_position)
     _, _, batch = rollout(trainer, monkeypatch)
