@@ -14,6 +14,7 @@ from trl import ModelConfig
 from tulu_recipes.chat_templates import ChatTemplate, load_chat_template
 from tulu_recipes.config import RecipeError, recipe_markdown, save_recipe
 from tulu_recipes.data import FilterConfig, MixtureResult, load_mixture
+from tulu_recipes.distributed import check_master_weights, trainable_dtype
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.trainers.fault_tolerance import resolve_resume
 
@@ -37,8 +38,14 @@ def load_tokenizer(model_args: ModelConfig, template: ChatTemplate, training: bo
     return tokenizer
 
 
-def load_causal_lm(model_args: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
+def load_causal_lm(
+    model_args: ModelConfig, tokenizer: PreTrainedTokenizerBase, training_args: Any = None
+) -> PreTrainedModel:
+    """The recipe's model; with `training_args` it is the model being trained, loaded with fp32 master weights
+    unless DeepSpeed's mixed precision or LoRA keeps them (`tulu_recipes.distributed.trainable_dtype`)."""
     dtype = model_args.dtype if model_args.dtype in (None, "auto") else getattr(torch, model_args.dtype)
+    if training_args is not None:
+        dtype = trainable_dtype(model_args.dtype, training_args, peft=bool(model_args.use_peft))
     model = AutoModelForCausalLM.from_pretrained(
         model_args.model_name_or_path,
         revision=model_args.model_revision,
@@ -53,6 +60,8 @@ def load_causal_lm(model_args: ModelConfig, tokenizer: PreTrainedTokenizerBase) 
     if model.generation_config is not None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
         model.generation_config.eos_token_id = tokenizer.eos_token_id
+    if training_args is not None and not model_args.use_peft:
+        check_master_weights(model, training_args)
     return model
 
 
