@@ -53,7 +53,9 @@ def load_causal_lm(
         attn_implementation=model_args.attn_implementation,
         trust_remote_code=getattr(model_args, "trust_remote_code", False),
     )
-    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+    embedding = model.get_input_embeddings().weight
+    # Under ZeRO-3 the local tensor is an empty partition; ds_shape is the full one.
+    if len(tokenizer) > getattr(embedding, "ds_shape", embedding.shape)[0]:
         # The release resized to a multiple of 8 after adding <pad> (128,264 rows for Llama 3.1).
         model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=8)
     model.config.pad_token_id = tokenizer.pad_token_id
