@@ -27,7 +27,8 @@ state, which is what made the bf16 path "fit" while it silently did not train. U
 the same (2 bf16 weights + 2 bf16 grads + 12 fp32 master and Adam) but sharded over the GPUs: see
 `benchmarks/memory.py`. Models that are only evaluated (references, reward models) keep the recipe's dtype.
 
-`trainable_dtype` decides, `check_master_weights` asserts it on a loaded model; the PPO value model uses both.
+`trainable_dtype` decides, `check_master_weights` asserts it on a loaded model; both are meant for the PPO
+value model too.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> TuluDPOTrainer:
     data = load_stage_data(script_args, mixture_seed(training_args), "preference", training_args.output_dir)
 
     trainer = TuluDPOTrainer(
-        model=load_causal_lm(model_args, tokenizer),
+        model=load_causal_lm(model_args, tokenizer, training_args),
         args=training_args,
         **trainer_datasets(data, PREFERENCE_COLUMNS),
         processing_class=tokenizer,

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None):
     data = load_stage_data(script_args, mixture_seed(training_args), "rlvr", training_args.output_dir)
 
     trainer = trainer_cls(
-        model=load_causal_lm(model_args, tokenizer),
+        model=load_causal_lm(model_args, tokenizer, training_args),
         reward_funcs=load_rewards(rlvr_args),
         args=training_args,
         **trainer_datasets(data, RLVR_COLUMNS),

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> TuluSFTTrainer:
     data = load_stage_data(script_args, mixture_seed(training_args), "sft", training_args.output_dir)
 
     trainer = TuluSFTTrainer(
-        model=load_causal_lm(model_args, tokenizer),
+        model=load_causal_lm(model_args, tokenizer, training_args),
         args=training_args,
         **trainer_datasets(data, ["messages"]),
         processing_class=tokenizer,
