@@ -227,9 +227,12 @@ def test_bf16_ppo_recipe_moves_policy_and_value_parameters_at_lr_3e7(tmp_path, r
         changed = sum((trained[k] != start[k]).sum().item() for k in common)
         return changed / sum(start[k].numel() for k in common)
 
-    policy = moved(load_file(out / "model.safetensors"), load_file(TINY / "model.safetensors"))
+    policy_end = load_file(out / "model.safetensors")
+    assert {t.dtype for t in policy_end.values()} == {torch.float32}  # not bf16 weights that merely round differently
+    policy = moved(policy_end, load_file(TINY / "model.safetensors"))
     value_start = load_file(reward_model_dir / "model.safetensors")
     value_end = load_file(out / "value_model" / "model.safetensors")
+    assert {t.dtype for t in value_end.values()} == {torch.float32}
     value, value_body = moved(value_end, value_start), moved(value_end, value_start, skip="embed_tokens")
     assert policy >= 0.99, policy
     # the value model has no LM head: embedding rows of tokens that no rollout contains get no gradient at all
