@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import socket
 import subprocess
@@ -15,20 +16,15 @@ from accelerate.commands.config.config_args import ClusterConfig, load_config_fr
 from accelerate.utils import DistributedType
 from transformers import AutoModelForCausalLM
 
+CPU_OFFLOAD = {"device": "cpu", "pin_memory": True}
 EXPECTED = {
     "single_gpu.yaml": (DistributedType.NO, 1, {}),
     "multi_gpu.yaml": (DistributedType.MULTI_GPU, 8, {}),
-    "deepspeed_zero2.yaml": (DistributedType.DEEPSPEED, 8, {"zero_stage": 2, "offload_optimizer_device": "none"}),
-    "deepspeed_zero3.yaml": (
-        DistributedType.DEEPSPEED,
-        8,
-        {"zero_stage": 3, "zero3_save_16bit_model": True, "offload_param_device": "none"},
-    ),
-    "deepspeed_zero3_offload.yaml": (
-        DistributedType.DEEPSPEED,
-        8,
-        {"zero_stage": 3, "offload_optimizer_device": "cpu", "offload_param_device": "cpu"},
-    ),
+    "deepspeed_zero2.yaml": (DistributedType.DEEPSPEED, 8, {"stage": 2}),
+    "deepspeed_zero3.yaml": (DistributedType.DEEPSPEED, 8, {"stage": 3,
+                                                            "stage3_gather_16bit_weights_on_model_save": True}),
+    "deepspeed_zero3_offload.yaml": (DistributedType.DEEPSPEED, 8, {"stage": 3, "offload_optimizer": CPU_OFFLOAD,
+                                                                    "offload_param": CPU_OFFLOAD}),
     "fsdp.yaml": (DistributedType.FSDP, 8, {"fsdp_version": 2, "fsdp_state_dict_type": "FULL_STATE_DICT"}),
 }
 
@@ -38,13 +34,39 @@ def test_accelerate_configs_load(repo_root, name):
     config = load_config_from_file(str(repo_root / "accelerate_configs" / name))
     kind, processes, subset = EXPECTED[name]
     assert isinstance(config, ClusterConfig)
-    assert config.distributed_type == kind and config.num_processes == processes
-    assert config.mixed_precision == "bf16" and config.num_machines == 1
-    section = config.deepspeed_config if kind == DistributedType.DEEPSPEED else config.fsdp_config
-    assert subset.items() <= section.items()
-    # Gradient accumulation and clipping are left to the recipe ("auto"), never pinned in the launcher config.
-    assert "gradient_accumulation_steps" not in config.deepspeed_config
-    assert "gradient_clipping" not in config.deepspeed_config
+    assert config.distributed_type == kind and config.num_processes == processes and config.num_machines == 1
+    if kind != DistributedType.DEEPSPEED:
+        assert config.mixed_precision == "bf16"
+        assert subset.items() <= config.fsdp_config.items()
+        return
+    # The ZeRO settings live in the shipped JSON (also usable as `--deepspeed`); accelerate refuses a
+    # `mixed_precision` next to a config file, so bf16 is the JSON's "auto" (the recipe's `bf16: true`).
+    assert config.mixed_precision is None
+    assert set(config.deepspeed_config) == {"deepspeed_config_file", "zero3_init_flag"}
+    path = repo_root / config.deepspeed_config["deepspeed_config_file"]
+    ds = json.loads(path.read_text())
+    assert subset.items() <= ds["zero_optimization"].items()
+    assert config.deepspeed_config["zero3_init_flag"] == (ds["zero_optimization"]["stage"] == 3)
+    # Batch sizes, accumulation, clipping and precision come from the recipe, never pinned in the launcher config.
+    for key in ("train_batch_size", "train_micro_batch_size_per_gpu", "gradient_accumulation_steps",
+                "gradient_clipping"):
+        assert ds[key] == "auto", key
+    assert ds["bf16"] == {"enabled": "auto"}
+
+
+@pytest.mark.parametrize("name", ["deepspeed_zero2.yaml", "deepspeed_zero3.yaml", "deepspeed_zero3_offload.yaml"])
+def test_accelerate_deepspeed_plugin_accepts_the_shipped_json(repo_root, name, monkeypatch):
+    """What `accelerate launch` exports for these configs, read back by accelerate's own DeepSpeedPlugin."""
+    from accelerate.utils import DeepSpeedPlugin
+
+    config = load_config_from_file(str(repo_root / "accelerate_configs" / name))
+    monkeypatch.chdir(repo_root)
+    monkeypatch.setenv("ACCELERATE_CONFIG_DS_FIELDS", ",".join(config.deepspeed_config))
+    monkeypatch.setenv("ACCELERATE_DEEPSPEED_CONFIG_FILE", config.deepspeed_config["deepspeed_config_file"])
+    plugin = DeepSpeedPlugin(zero3_init_flag=config.deepspeed_config["zero3_init_flag"])
+    stage = json.loads((repo_root / config.deepspeed_config["deepspeed_config_file"]).read_text())
+    assert plugin.zero_stage == stage["zero_optimization"]["stage"]
+    assert plugin.deepspeed_config["gradient_accumulation_steps"] == "auto"
 
 
 def test_every_shipped_config_is_checked(repo_root):

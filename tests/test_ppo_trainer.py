@@ -156,3 +156,86 @@ def test_ppo_steps_train_policy_and_value_and_log(tmp_path, reward_model_dir):
     trainer.save_model()
     saved = AutoModelForSequenceClassification.from_pretrained(tmp_path / "ppo" / "value_model")
     assert torch.allclose(saved.score.weight, trainer.value_model.score.weight)
+
+
+def test_release_prompt_limit_schedule_horizon_and_weight_decay(tmp_path):
+    """Prompts over `max_prompt_length` tokens are dropped; `lr_schedule_steps` is the linear decay's horizon (the
+    release's 10M-episode one); weight decay 0.01 reaches every parameter, norms included (torch AdamW's default)."""
+    tok = AutoTokenizer.from_pretrained(TINY)
+    prompts = rlvr_rows(16)["prompt"]
+    lengths = [
+        len(tok.apply_chat_template(p, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
+        for p in prompts
+    ]
+    limit = sorted(lengths)[8]
+    kept = sum(n <= limit for n in lengths)
+    assert 0 < kept < 16  # the limit really drops some prompts
+    trainer = make_trainer(
+        tmp_path, None, max_steps=4, max_prompt_length=limit, lr_scheduler_type="linear", lr_schedule_steps=400
+    )
+    assert len(trainer.train_dataset) == kept
+    assert all(n <= limit for n in (lengths[i] for i, p in enumerate(prompts) if p in trainer.train_dataset["prompt"]))
+    optimizer = trainer.create_optimizer()
+    scheduler = trainer.create_scheduler(num_training_steps=4, optimizer=optimizer)
+    for _ in range(4):
+        optimizer.step()
+        scheduler.step()
+    assert scheduler.get_last_lr()[0] == pytest.approx(1e-3 * (1 - 4 / 400))  # not 0, as a 4-step decay would give
+    decayed = {id(p) for g in optimizer.param_groups if g["weight_decay"] == pytest.approx(0.01) for p in g["params"]}
+    assert all(id(p) in decayed for p in trainer.model.parameters())
+    assert all(id(p) in decayed for p in trainer.value_model.parameters())
+    with pytest.raises(ValueError, match="score_position"):
+        TuluPPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, score_position="eos+1")
+
+
+def test_bf16_ppo_recipe_moves_policy_and_value_parameters_at_lr_3e7(tmp_path, reward_model_dir, one_torch_thread):
+    """`dtype: bfloat16` + `bf16: true`: policy and value model train fp32 weights under bf16 autocast, so two
+    steps at the paper's 3e-7 move (nearly) every parameter instead of losing the updates to bf16 rounding."""
+    import yaml
+    from safetensors.torch import load_file
+
+    from tulu_recipes.stages import rlvr
+
+    out = tmp_path / "ppo"
+    recipe = {
+        "algorithm": "ppo",
+        "model_name_or_path": str(TINY),
+        "value_model_path": str(reward_model_dir),
+        "dataset_mixer": [{"path": str(RLVR), "count": 16}],
+        "reward_funcs": ["gsm8k"],
+        "output_dir": str(out),
+        "dtype": "bfloat16",
+        "bf16": True,
+        "learning_rate": 3e-7,
+        "lr_scheduler_type": "constant",
+        "per_device_train_batch_size": 8,
+        "max_completion_length": 8,
+        "max_steps": 2,
+        "num_iterations": 1,
+        "use_cpu": True,
+        "gradient_checkpointing": False,
+        "report_to": "none",
+        "save_strategy": "no",
+        "disable_tqdm": True,
+    }
+    path = tmp_path / "ppo.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    trainer = rlvr.main([str(path)])
+    assert {p.dtype for p in trainer.value_model.parameters()} == {torch.float32}
+    assert trainer.accelerator.mixed_precision == "bf16"
+
+    def moved(trained: dict, start: dict, skip: str = "") -> float:
+        common = [k for k in start if k in trained and not (skip and skip in k)]
+        changed = sum((trained[k] != start[k]).sum().item() for k in common)
+        return changed / sum(start[k].numel() for k in common)
+
+    policy_end = load_file(out / "model.safetensors")
+    assert {t.dtype for t in policy_end.values()} == {torch.float32}  # not bf16 weights that merely round differently
+    policy = moved(policy_end, load_file(TINY / "model.safetensors"))
+    value_start = load_file(reward_model_dir / "model.safetensors")
+    value_end = load_file(out / "value_model" / "model.safetensors")
+    assert {t.dtype for t in value_end.values()} == {torch.float32}
+    value, value_body = moved(value_end, value_start), moved(value_end, value_start, skip="embed_tokens")
+    assert policy >= 0.99, policy
+    # the value model has no LM head: embedding rows of tokens that no rollout contains get no gradient at all
+    assert value_body >= 0.99 and value >= 0.9, (value_body, value)

@@ -55,6 +55,10 @@ def test_shipped_recipes_parse(path):
         assert (rlvr_args.algorithm, training_args.learning_rate, training_args.beta) == ("ppo", 3e-7, 0.05)
         assert training_args.value_model_path == "allenai/Llama-3.1-Tulu-3-8B-RM"
         assert script_args.mixture_sources()[0]["path"] == "allenai/RLVR-GSM-MATH-IF-Mixed-Constraints"
+        release = (training_args.score_position, training_args.max_prompt_length, training_args.weight_decay)
+        assert release == ("after_eos", 2048, 0.01)
+        # the release's linear schedule spanned 10M episodes: over the run the LR stays within 1.1% of 3e-7
+        assert 1 - training_args.max_steps / training_args.lr_schedule_steps == pytest.approx(0.98999, abs=1e-5)
     if path.name == "rlvr-grpo.yaml":
         assert (training_args.num_generations, training_args.beta, training_args.lr_scheduler_type.value) == (
             16, 0.01, "constant"

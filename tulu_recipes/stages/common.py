@@ -24,6 +24,7 @@ from tulu_recipes.chat_templates import ChatTemplate, load_chat_template
 from tulu_recipes.config import RecipeError, save_recipe
 from tulu_recipes.data import FilterConfig, MixtureResult, load_mixture
 from tulu_recipes.model_card import write_model_card
+from tulu_recipes.distributed import check_master_weights, trainable_dtype
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.trainers.fault_tolerance import resolve_resume
 
@@ -80,8 +81,14 @@ def load_tokenizer(model_args: ModelConfig, template: ChatTemplate, training: bo
     return tokenizer
 
 
-def load_causal_lm(model_args: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
+def load_causal_lm(
+    model_args: ModelConfig, tokenizer: PreTrainedTokenizerBase, training_args: Any = None
+) -> PreTrainedModel:
+    """The recipe's model; with `training_args` it is the model being trained, loaded with fp32 master weights
+    unless DeepSpeed's mixed precision or LoRA keeps them (`tulu_recipes.distributed.trainable_dtype`)."""
     dtype = model_args.dtype if model_args.dtype in (None, "auto") else getattr(torch, model_args.dtype)
+    if training_args is not None:
+        dtype = trainable_dtype(model_args.dtype, training_args, peft=bool(model_args.use_peft))
     model = AutoModelForCausalLM.from_pretrained(
         model_args.model_name_or_path,
         revision=model_args.model_revision,
@@ -89,13 +96,17 @@ def load_causal_lm(model_args: ModelConfig, tokenizer: PreTrainedTokenizerBase) 
         attn_implementation=model_args.attn_implementation,
         trust_remote_code=getattr(model_args, "trust_remote_code", False),
     )
-    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+    embedding = model.get_input_embeddings().weight
+    # Under ZeRO-3 the local tensor is an empty partition; ds_shape is the full one.
+    if len(tokenizer) > getattr(embedding, "ds_shape", embedding.shape)[0]:
         # The release resized to a multiple of 8 after adding <pad> (128,264 rows for Llama 3.1).
         model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=8)
     model.config.pad_token_id = tokenizer.pad_token_id
     if model.generation_config is not None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
         model.generation_config.eos_token_id = tokenizer.eos_token_id
+    if training_args is not None and not model_args.use_peft:
+        check_master_weights(model, training_args)
     return model
 
 

@@ -16,6 +16,7 @@ from trl import ModelConfig, get_peft_config
 
 from tulu_recipes.chat_templates import ChatTemplate
 from tulu_recipes.config import parse_recipe, run_cli
+from tulu_recipes.distributed import setup_distributed
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages.common import (
     load_causal_lm,
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> TuluDPOTrainer:
     script_args, training_args, model_args = parse_recipe(RECIPE_TYPES, argv)
     refuse_finished_run(script_args, training_args)
     check_stage(model_args, training_args)
+    setup_distributed(training_args)  # before any model: ZeRO-3 loads it under zero.Init
     set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
     template = template_for(script_args)
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> TuluDPOTrainer:
     )
 
     trainer = TuluDPOTrainer(
-        model=load_causal_lm(model_args, tokenizer),
+        model=load_causal_lm(model_args, tokenizer, training_args),
         args=training_args,
         **trainer_datasets(data, PREFERENCE_COLUMNS),
         processing_class=tokenizer,

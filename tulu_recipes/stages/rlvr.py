@@ -16,6 +16,7 @@ from transformers import set_seed
 from trl import ModelConfig, get_peft_config
 
 from tulu_recipes.config import RecipeError, load_yaml, parse_recipe, run_cli
+from tulu_recipes.distributed import setup_distributed
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages.common import (
     load_causal_lm,
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None):
     refuse_finished_run(script_args, training_args)
     check_stage(model_args, training_args, ("value_model_path", getattr(training_args, "value_model_path", None)))
     reward_funcs = load_rewards(rlvr_args)  # a misspelled verifier stops the run before the model loads
+    setup_distributed(training_args)  # before any model: ZeRO-3 loads it under zero.Init
     set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
     template = template_for(script_args)
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None):
     data = load_stage_data(script_args, mixture_seed(training_args), "rlvr", None, report_dir=training_args.output_dir)
 
     trainer = trainer_cls(
-        model=load_causal_lm(model_args, tokenizer),
+        model=load_causal_lm(model_args, tokenizer, training_args),
         reward_funcs=reward_funcs,
         args=training_args,
         **trainer_datasets(data, RLVR_COLUMNS),

@@ -25,6 +25,7 @@ What is ours:
 - Reference log-probs computed once before training (TRL's `precompute_ref_log_probs`, so no reference model is
   kept in memory) and persisted under `ref_logprobs_cache_dir` with a key that changes exactly when they would
   (`ref_cache.py`): a rerun or a resumed run reuses them, a changed model, dataset or truncation recomputes them.
+  Under ZeRO-3 the weights hash is taken over gathered weights (TRL's hashes empty partitions there).
 """
 
 from __future__ import annotations
@@ -208,6 +209,12 @@ class TuluDPOTrainer(DPOTrainer):
         self._use_turn_masks()  # TRL precomputes inside its __init__, before ours has swapped the collator
         if not isinstance(dataset, Dataset):
             return super()._precompute_ref_logps(dataset, name, batch_size)  # TRL raises its own error
+        if not getattr(self, "_weights_hash_gathered", False):
+            # First call, from __init__ before any training step: the model still holds the reference weights.
+            self._weights_hash_gathered = True
+            reference = self.ref_model if self.ref_model is not None else self.model
+            if ref_cache.is_zero3_partitioned(reference):
+                self._precompute_model_hash = ref_cache.weights_digest(reference)
         parts = self.ref_cache_parts(dataset)
         key = [ref_cache.cache_key(parts)]
         broadcast_object_list(key, from_process=0)  # ZeRO-3 shards make the weights hash rank-dependent

@@ -10,7 +10,8 @@ it: a **value model** and the PPO advantage and loss (the pure math is in `ppo_m
 1. Rollout: per completion token, the policy's log-probs, the reference's, and the value model's V_t (the value
    at the position that predicts token t). Logits are divided by the temperature (TRL's fused LM head).
 2. Score s = weighted verifier rewards; a completion without EOS scores `non_stop_penalty` (default −10).
-3. Rewards r_t = −β·kl1_t, plus s at the last token; GAE (γ, λ); advantages whitened over the local batch.
+3. Rewards r_t = −β·kl1_t, plus s one past the last token (release) or at it (`score_position`); GAE (γ, λ);
+   advantages whitened over the local batch.
 4. Loss = clipped policy loss (token mean) + `vf_coef` × clipped value loss (0.5 × token mean, clip
    `cliprange_value` around the rollout values).
 
@@ -19,31 +20,58 @@ the 8B reward model), or from the policy checkpoint with a fresh scalar head whe
 values are the classifier head applied to every position, so before training V at the last token equals the
 reward model's score of the sequence.
 
-**Value optimizer.** The release gave the value model its own AdamW at the policy's LR. Here it is a second
-parameter group of the Trainer's optimizer (same AdamW hyperparameters, LR `value_learning_rate` or the policy's,
-same schedule): AdamW updates every parameter independently, so this is the same update as a separate AdamW,
-and the Trainer checkpoints and resumes it for free. Its gradients are clipped on their own to `max_grad_norm`
-(the release clipped each model separately) and, with several processes, averaged across them. DeepSpeed and
-FSDP are not supported for the value model yet (one process per GPU with DDP, or a single device).
-The value model is saved to `<output_dir>/value_model` with every checkpoint and at the end.
+**Score position** (`score_position`). The release added the score one position past EOS and trained the value
+there too: V at that position is the value head at the last token, i.e. the reward model's own score of the whole
+response (a response that fills `max_completion_length` scores on its last token). `eos` puts the score on the
+last token with V = 0 after it (textbook GAE). Default: the release's. Other release details: prompts over
+`max_prompt_length` (2048) tokens are dropped, AdamW weight decay 0.01 on every parameter (torch's default, which
+the release used), and `lr_schedule_steps` lets the LR schedule span the release's horizon rather than `max_steps`.
+
+**Value optimizer.** The release gave the value model its own AdamW at the policy's LR, clipped on its own.
+- Single device / DDP: a second parameter group of the Trainer's optimizer (same AdamW hyperparameters, LR
+  `value_learning_rate` or the policy's, same schedule). AdamW updates every parameter independently, so this is
+  the same update as a separate AdamW, and the Trainer checkpoints and resumes it for free. Its gradients are
+  averaged across processes and clipped on their own to `max_grad_norm` before the step.
+- DeepSpeed ZeRO-2/3: a **second DeepSpeed engine** with its own AdamW and schedule, built from the run's
+  DeepSpeed config (what the release did), and not TRL <= 1.12's policy+value wrapper with one engine. The wrapper
+  would put both models under one optimizer and one gradient clip (a global norm over policy and value, where the
+  release clipped each to 1.0), a deviation from the paper's recipe; two engines keep the two clips and need
+  nothing from accelerate beyond its policy engine. The value loss is backpropagated through its engine inside
+  the loss computation, with the Trainer's 1/accumulation scaling, and the engine steps at the policy's
+  accumulation boundaries; the two models share no parameter, so the Trainer's backward of the policy loss is
+  unchanged. Under ZeRO-3 the value model is partitioned at load (zero.Init) and its per-token values are read
+  from the engine's own forward. The reference model is TRL's ZeRO-3 inference engine (`prepare_deepspeed`).
+  Checkpoints hold `value_engine/` (DeepSpeed's per-process weights, optimizer and schedule: exact resume).
+- FSDP: not wired yet (accelerate only runs FSDP on accelerators); the trainer refuses it.
+
+The value model is saved (gathered from all processes under ZeRO-3) to `<output_dir>/value_model` with every
+checkpoint and at the end. It is loaded with fp32 master weights unless DeepSpeed's bf16 keeps them
+(`tulu_recipes.distributed.trainable_dtype`).
 """
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from accelerate.utils import gather_object
-from transformers import AutoModelForSequenceClassification, PreTrainedModel, TrainerCallback
+from datasets import Dataset
+from transformers import AutoModelForSequenceClassification, PreTrainedModel, TrainerCallback, get_scheduler
 from trl import RLOOConfig, RLOOTrainer
 from trl.models.utils import disable_gradient_checkpointing
 from trl.trainer.utils import disable_dropout_in_model, get_config_model_id, pad, use_adapter
 
+from tulu_recipes.distributed import check_master_weights, setup_distributed, trainable_dtype
 from tulu_recipes.trainers import ppo_math
 from tulu_recipes.trainers.rlvr import NON_STOP_HELP, VerifierRewardsMixin
 
 VALUE_MODEL_DIR = "value_model"
+VALUE_ENGINE_DIR = "value_engine"  # DeepSpeed: the value engine's weights, optimizer and schedule, per process
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -73,6 +101,37 @@ class TuluPPOConfig(RLOOConfig):
     whiten_advantages: bool = field(
         default=True, metadata={"help": "Whiten advantages over the valid tokens of the local batch (paper: yes)."}
     )
+    score_position: Literal["after_eos", "eos"] = field(
+        default="after_eos",
+        metadata={
+            "help": "Where the sequence score enters GAE. `after_eos` (the release): one position past the last "
+            "token, where the value is the value head at the last token (a reward model's score) and is trained "
+            "there too; a response that fills `max_completion_length` scores on its last token. `eos`: on the "
+            "last token itself (textbook GAE, V = 0 after the end)."
+        },
+    )
+    max_prompt_length: int | None = field(
+        default=2048,
+        metadata={
+            "help": "Prompts longer than this many tokens (chat template applied) are dropped from the training "
+            "set before training (release: --max_prompt_token_length 2048, keeping <=). None keeps all."
+        },
+    )
+    lr_schedule_steps: int | None = field(
+        default=None,
+        metadata={
+            "help": "Optimizer steps the LR schedule spans (warmup ratio included), if not `max_steps`. The 8B "
+            "release scheduled over its 10M-episode command horizon (10M // 224 x 4 epochs = 178,568 steps) and "
+            "stopped far earlier, so its linear LR stayed within about 1% of the peak."
+        },
+    )
+    weight_decay: float = field(
+        default=0.01,
+        metadata={
+            "help": "AdamW weight decay on every policy and value parameter, norms and biases included (release: "
+            "torch.optim.AdamW's default 0.01 on all parameters)."
+        },
+    )
     non_stop_penalty: float | None = field(default=-10.0, metadata={"help": NON_STOP_HELP})
     num_generations: int | None = field(default=1, metadata={"help": "Completions per prompt (paper: 1)."})
     num_iterations: int = field(default=4, metadata={"help": "PPO epochs over each rollout batch (paper: 4)."})
@@ -98,6 +157,10 @@ class TuluPPOConfig(RLOOConfig):
             raise ValueError("vf_coef must be >= 0 and cliprange_value > 0")
         if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.lam <= 1.0:
             raise ValueError("gamma and lam must be in [0, 1]")
+        if self.score_position not in ("after_eos", "eos"):
+            raise ValueError(f"score_position must be 'after_eos' or 'eos', got {self.score_position!r}")
+        if self.lr_schedule_steps is not None and self.lr_schedule_steps < 1:
+            raise ValueError("lr_schedule_steps must be a positive number of optimizer steps")
 
 
 def load_value_model(
@@ -105,22 +168,31 @@ def load_value_model(
 ) -> PreTrainedModel:
     """A 1-label sequence classifier from `path` whose embeddings cover the policy tokenizer's `vocab_size`."""
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=dtype, **kwargs)
-    if vocab_size > model.get_input_embeddings().weight.shape[0]:
+    if vocab_size > model.get_input_embeddings().num_embeddings:  # (under ZeRO-3 the weight itself is a stub)
         model.resize_token_embeddings(vocab_size, pad_to_multiple_of=8)
     model.config.pad_token_id = pad_token_id
     return model
 
 
 def per_token_values(
-    value_model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    value_model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor
 ) -> torch.Tensor:
-    """The value head at every position, `(batch, length)`: the classifier's score as if the sequence ended there."""
-    backbone = getattr(value_model, value_model.base_model_prefix)
-    head = getattr(value_model, "score", None)
+    """The value head at every position, `(batch, length)`: the classifier's score as if the sequence ended there.
+
+    Read off the model's own forward with a hook on its `score` head, so a DeepSpeed engine, an FSDP-sharded or a
+    DDP-wrapped value model runs (and gathers its parameters) exactly as it does for its pooled output.
+    """
+    module = getattr(value_model, "module", value_model)  # DeepSpeed engine / DDP wrapper
+    head = getattr(module, "score", None)
     if head is None:
-        raise ValueError(f"{type(value_model).__name__} has no `score` head to use as a value head")
-    hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
-    return head(hidden).squeeze(-1).float()
+        raise ValueError(f"{type(module).__name__} has no `score` head to use as a value head")
+    captured: list[torch.Tensor] = []
+    handle = head.register_forward_hook(lambda _module, _inputs, output: captured.append(output))
+    try:
+        value_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+    finally:
+        handle.remove()
+    return captured[0].squeeze(-1).float()
 
 
 def _zero_dropout(model: torch.nn.Module) -> None:
@@ -137,10 +209,12 @@ class _ValueModelStep(TrainerCallback):
         self.trainer = trainer
 
     def on_pre_optimizer_step(self, args, state, control, **kwargs):
-        self.trainer._prepare_value_gradients()
+        if self.trainer.value_engine is None:
+            self.trainer._prepare_value_gradients()
 
     def on_optimizer_step(self, args, state, control, **kwargs):
-        self.trainer.value_model.zero_grad(set_to_none=True)
+        if self.trainer.value_engine is None:
+            self.trainer.value_model.zero_grad(set_to_none=True)
 
 
 class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
@@ -149,11 +223,18 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
     _tag_names = ["trl", "ppo", "tulu-recipes"]
 
     def __init__(self, *args, value_model: PreTrainedModel | None = None, **kwargs):
+        config = kwargs.get("args", args[2] if len(args) > 2 else None)
+        if config is not None:
+            setup_distributed(config)  # DeepSpeed: bind deepspeed.comm before ZeRO-3 loads any model (zero.Init)
         super().__init__(*args, **kwargs)
         if not isinstance(self.args, TuluPPOConfig):
             raise TypeError("TuluPPOTrainer needs a TuluPPOConfig")
-        if self.is_deepspeed_enabled or self.is_fsdp_enabled:
-            raise NotImplementedError("TuluPPOTrainer supports a single device or DDP, not DeepSpeed/FSDP, for now")
+        if self.is_fsdp_enabled:
+            raise NotImplementedError(
+                "TuluPPOTrainer runs under DeepSpeed ZeRO-2/3, DDP or a single device; accelerate FSDP is not wired "
+                "yet (the value model's FSDP2 sharding is tested on its own, see tests/test_ppo_distributed.py)"
+            )
+        self.value_engine = None  # DeepSpeed: the value model's own engine, built with the policy's (create_scheduler)
         if value_model is None:
             policy = self.accelerator.unwrap_model(self.model)
             path = self.args.value_model_path or get_config_model_id(policy.config)
@@ -161,20 +242,105 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
                 path,
                 self._tokenizer.pad_token_id,
                 len(self._tokenizer),
-                dtype=policy.dtype,
+                # fp32 master weights unless DeepSpeed's mixed precision keeps them (tulu_recipes.distributed)
+                dtype=trainable_dtype(policy.dtype, self.args),
                 trust_remote_code=self.args.trust_remote_code,
             )
+        check_master_weights(value_model, self.args, "value model")
         if self.args.disable_dropout:
             _zero_dropout(value_model)
         if self.args.gradient_checkpointing:
             value_model.gradient_checkpointing_enable(self.args.gradient_checkpointing_kwargs)
-        self.value_model = value_model.to(self.accelerator.device)
+        # under DeepSpeed the value model is placed (and under ZeRO-3 already partitioned at load) by its engine
+        self.value_model = value_model if self.is_deepspeed_enabled else value_model.to(self.accelerator.device)
         self.value_model.train()
         self.add_callback(_ValueModelStep(self))
+        self._drop_long_prompts()
+
+    def _drop_long_prompts(self) -> None:
+        """Drop training prompts longer than `max_prompt_length` tokens, as the release's dataset filter did."""
+        limit = self.args.max_prompt_length
+        if limit is None or not isinstance(self.train_dataset, Dataset):
+            return
+
+        before = len(self.train_dataset)
+        keep = []
+        for start in range(0, before, 512):  # select() by index: no dataset fingerprint of a closure over the trainer
+            prompt_ids, _, _ = self._tokenize_prompts(self.train_dataset[start : start + 512]["prompt"])
+            keep.extend(start + i for i, ids in enumerate(prompt_ids) if len(ids) <= limit)
+        if len(keep) < before:
+            self.train_dataset = self.train_dataset.select(keep)
+        dropped = before - len(self.train_dataset)
+        if dropped:
+            logger.warning("Dropped %d of %d prompts longer than max_prompt_length=%d tokens", dropped, before, limit)
+        if len(self.train_dataset) == 0:
+            raise ValueError(f"every training prompt is longer than max_prompt_length={limit} tokens")
 
     # ----- optimizer, gradients, saving -------------------------------------------------------------------------
+    def get_decay_parameter_names(self, model) -> list[str]:
+        """Every parameter decays: the release used torch AdamW's weight decay on all of them."""
+        return [name for name, _ in model.named_parameters()]
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        """The schedule spans `lr_schedule_steps` when set (the release's horizon), else the run's `max_steps`.
+
+        Under DeepSpeed this runs once the policy engine exists and the DeepSpeed config is final, so the value
+        model's engine is built here too."""
+        scheduler = super().create_scheduler(self.args.lr_schedule_steps or num_training_steps, optimizer)
+        if self.is_deepspeed_enabled and self.value_engine is None:
+            self._init_value_engine(num_training_steps)
+        return scheduler
+
+    def _value_optimizer_and_scheduler(self, num_training_steps: int):
+        args = self.args
+        params = [p for p in self.value_model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(
+            params,
+            lr=args.value_learning_rate or args.learning_rate,
+            betas=(args.adam_beta1, args.adam_beta2),
+            eps=args.adam_epsilon,
+            weight_decay=args.weight_decay,
+        )
+        horizon = args.lr_schedule_steps or num_training_steps
+        scheduler = get_scheduler(
+            args.lr_scheduler_type,
+            optimizer=optimizer,
+            num_warmup_steps=args.get_warmup_steps(horizon),
+            num_training_steps=horizon,
+            scheduler_specific_kwargs=args.lr_scheduler_kwargs,
+        )
+        return optimizer, scheduler
+
+    def _init_value_engine(self, num_training_steps: int) -> None:
+        """The value model as a second DeepSpeed training engine with its own AdamW and schedule (the release)."""
+        import deepspeed
+
+        config = copy.deepcopy(self.accelerator.state.deepspeed_plugin.deepspeed_config)
+        config.pop("optimizer", None)  # the client AdamW below, as for the policy when the config names none
+        config.pop("scheduler", None)
+        config["zero_allow_untested_optimizer"] = True
+        optimizer, scheduler = self._value_optimizer_and_scheduler(num_training_steps)
+        self.value_engine, _, _, _ = deepspeed.initialize(
+            model=self.value_model, optimizer=optimizer, lr_scheduler=scheduler, config=config
+        )
+
+    def _value_backward(self, value_term: torch.Tensor) -> None:
+        """Backward and step of the value engine at the policy's accumulation boundaries (as accelerate steps the
+        policy engine), with the Trainer's 1/accumulation scaling of the loss."""
+        engine = self.value_engine
+        sync = self.accelerator.sync_gradients
+        engine.set_gradient_accumulation_boundary(is_boundary=sync)
+        engine.backward(value_term / self.current_gradient_accumulation_steps, scale_wrt_gas=False)
+        if sync:
+            engine.step()
+            norm = engine.get_global_grad_norm()
+            if norm is not None:
+                self._metrics["train"]["value/grad_norm"].append(float(norm))
+
     def create_optimizer(self, model=None):
         optimizer = super().create_optimizer(model)
+        if self.is_deepspeed_enabled:  # the value model gets its own engine and AdamW (create_scheduler)
+            return optimizer
         params = [p for p in self.value_model.parameters() if p.requires_grad]
         present = {id(p) for group in optimizer.param_groups for p in group["params"]}
         if not any(id(p) in present for p in params):
@@ -199,10 +365,33 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
         norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
         self._metrics["train"]["value/grad_norm"].append(norm.item())
 
+    def _value_state_dict(self) -> dict[str, torch.Tensor] | None:
+        """The full value-model weights (gathered from all processes under ZeRO-3: call it on every process)."""
+        engine = self.value_engine
+        if engine is not None and engine.zero_optimization_partition_weights():
+            return engine._zero3_consolidated_16bit_state_dict()  # what accelerate's get_state_dict uses
+        return self.value_model.state_dict()
+
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         super().save_model(output_dir, _internal_call)
+        state = self._value_state_dict()
         if self.accelerator.is_main_process:
-            self.value_model.save_pretrained(os.path.join(output_dir or self.args.output_dir, VALUE_MODEL_DIR))
+            self.value_model.save_pretrained(
+                os.path.join(output_dir or self.args.output_dir, VALUE_MODEL_DIR), state_dict=state
+            )
+
+    def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
+        super()._save_optimizer_and_scheduler(output_dir)
+        if self.value_engine is not None:  # its optimizer and schedule; every process writes its partition
+            self.value_engine.save_checkpoint(os.path.join(output_dir, VALUE_ENGINE_DIR))
+
+    def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is not None and self.value_engine is not None:
+            saved = os.path.join(checkpoint, VALUE_ENGINE_DIR)
+            if not os.path.isdir(saved):
+                raise FileNotFoundError(f"{checkpoint} has no {VALUE_ENGINE_DIR}/ to resume the value model from")
+            self.value_engine.load_checkpoint(saved)
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         super()._load_from_checkpoint(resume_from_checkpoint, model)
@@ -212,13 +401,36 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
             self.value_model.load_state_dict(state.state_dict())
 
     # ----- rollout ----------------------------------------------------------------------------------------------
+    @property
+    def _value_runner(self) -> torch.nn.Module:
+        """What the value forward runs through: the DeepSpeed engine when there is one, else the model."""
+        return self.value_engine if self.value_engine is not None else self.value_model
+
+    def _value_columns(self, values: torch.Tensor, logits_to_keep: int) -> torch.Tensor:
+        """V_t per completion token from per-position values of prompt + completion: the value at the position just
+        before token t. With `score_position: after_eos` one more column, the value at the last position."""
+        if self.args.score_position == "after_eos":
+            return values[:, -logits_to_keep - 1 :]
+        return values[:, -logits_to_keep - 1 : -1]
+
+    def _value_mask(self, loss_mask: torch.Tensor) -> torch.Tensor:
+        """Where the value is trained and the score lands. `eos`: the loss mask. `after_eos` (release): the loss
+        mask plus the position after a row's last token, unless the row fills `max_completion_length`."""
+        if self.args.score_position == "eos":
+            return loss_mask
+        lengths = loss_mask.sum(dim=1).long()
+        extra = (lengths > 0) & (lengths < self.args.max_completion_length)
+        value_mask = torch.nn.functional.pad(loss_mask, (0, 1))
+        rows = torch.arange(loss_mask.size(0), device=loss_mask.device)
+        value_mask[rows[extra], lengths[extra]] = 1
+        return value_mask
+
     def _completion_values(self, input_ids, attention_mask, logits_to_keep: int, batch_size: int) -> torch.Tensor:
-        """V_t for each completion token: the value at the position just before it, in chunks of `batch_size`."""
+        """V_t for each completion position (see `_value_columns`), in chunks of `batch_size`."""
         chunks = []
         for start in range(0, input_ids.size(0), batch_size):
             ids, mask = input_ids[start : start + batch_size], attention_mask[start : start + batch_size]
-            values = per_token_values(self.value_model, ids, mask)
-            chunks.append(values[:, -logits_to_keep - 1 : -1])
+            chunks.append(self._value_columns(per_token_values(self._value_runner, ids, mask), logits_to_keep))
         return torch.cat(chunks, dim=0)
 
     def _reference_logps(self, input_ids, attention_mask, logits_to_keep: int, batch_size: int) -> torch.Tensor:
@@ -236,10 +448,18 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
 
     def _pad(self, sequences: list[list[int]], side: str) -> tuple[torch.Tensor, torch.Tensor]:
         tensors = [torch.tensor(ids, dtype=torch.long) for ids in sequences]
-        ids = pad(tensors, padding_value=self._tokenizer.pad_token_id, padding_side=side,
-                  pad_to_multiple_of=self.pad_to_multiple_of)
-        mask = pad([torch.ones_like(t) for t in tensors], padding_value=0, padding_side=side,
-                   pad_to_multiple_of=self.pad_to_multiple_of)
+        ids = pad(
+            tensors,
+            padding_value=self._tokenizer.pad_token_id,
+            padding_side=side,
+            pad_to_multiple_of=self.pad_to_multiple_of,
+        )
+        mask = pad(
+            [torch.ones_like(t) for t in tensors],
+            padding_value=0,
+            padding_side=side,
+            pad_to_multiple_of=self.pad_to_multiple_of,
+        )
         device = self.accelerator.device
         return ids.to(device), mask.to(device)
 
@@ -279,12 +499,23 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
         # a row that no reward function scores carries no signal: it is left out of both losses
         loss_mask = completion_mask * scored.unsqueeze(1).to(completion_mask.dtype)
 
-        rewards, kl = ppo_math.token_rewards(scores, old_logps, ref_logps, loss_mask, self.beta)
-        advantages, returns = ppo_math.gae(rewards, old_values, loss_mask, self.args.gamma, self.args.lam)
+        value_mask = self._value_mask(loss_mask)
+        width = value_mask.size(1)  # logits_to_keep, + 1 with score_position after_eos
+        padded = torch.nn.functional.pad
+        rewards, kl = ppo_math.token_rewards(
+            scores,
+            padded(old_logps, (0, width - logits_to_keep)),
+            padded(ref_logps, (0, width - logits_to_keep)) if ref_logps is not None else None,
+            padded(loss_mask, (0, width - logits_to_keep)),
+            self.beta,
+            score_mask=value_mask,
+        )
+        advantages, returns = ppo_math.gae(rewards, old_values, value_mask, self.args.gamma, self.args.lam)
+        advantages, kl = advantages[:, :logits_to_keep] * loss_mask, kl[:, :logits_to_keep]
         if self.args.whiten_advantages:
             advantages = ppo_math.masked_whiten(advantages, loss_mask)
 
-        self._log_rollout(mode, rewards_per_func, all_scores, kl, loss_mask, old_values, returns)
+        self._log_rollout(mode, rewards_per_func, all_scores, kl, loss_mask, old_values, returns, value_mask)
         self._log_completions_table(prompts, completions, rewards_per_func, advantages, loss_mask)
         return {
             "prompt_ids": prompt_ids,
@@ -292,13 +523,14 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
             "completion_ids": completion_ids,
             "completion_mask": completion_mask,
             "loss_mask": loss_mask,
+            "value_mask": value_mask,
             "old_logps": old_logps,
             "old_values": old_values,
             "advantages": advantages,
             "returns": returns,
         }
 
-    def _log_rollout(self, mode, rewards_per_func, all_scores, kl, mask, values, returns) -> None:
+    def _log_rollout(self, mode, rewards_per_func, all_scores, kl, mask, values, returns, value_mask) -> None:
         metrics = self._metrics[mode]
         stats = self.accelerator.reduce(
             torch.stack([(kl * mask).sum(), mask.sum().float(), mask.any(dim=1).sum().float()]),
@@ -312,13 +544,14 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
         scored = ~torch.isnan(rewards_per_func).all(dim=1)
         if scored.any():
             metrics["reward"].append(all_scores[scored].mean().item())
-        metrics["value/mean"].append(ppo_math.masked_mean(values, mask).item())
-        metrics["value/explained_variance"].append(ppo_math.explained_variance(values, returns, mask).item())
+        metrics["value/mean"].append(ppo_math.masked_mean(values, value_mask).item())
+        metrics["value/explained_variance"].append(ppo_math.explained_variance(values, returns, value_mask).item())
         # what TRL's own `_generate_and_score_completions` does with values sent by reward functions
         for name in sorted(set(gather_object(list(self._pending_metrics)))):
             values_ = self._pending_metrics.get(name, [])
-            total = self.accelerator.gather(torch.tensor([sum(values_), len(values_)], dtype=torch.float32,
-                                                         device=self.accelerator.device))
+            total = self.accelerator.gather(
+                torch.tensor([sum(values_), len(values_)], dtype=torch.float32, device=self.accelerator.device)
+            )
             total = total.view(-1, 2).sum(dim=0).tolist()
             metrics[name].append(total[0] / max(total[1], 1.0))
         self._pending_metrics.clear()
@@ -348,11 +581,16 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
         pg_loss, pg_clip = ppo_math.policy_loss(
             logps, inputs["old_logps"], inputs["advantages"], mask, self.epsilon_low
         )
-        values = per_token_values(self.value_model, input_ids, attention_mask)[:, -logits_to_keep - 1 : -1]
+        values = self._value_columns(per_token_values(self._value_runner, input_ids, attention_mask), logits_to_keep)
         vf_loss, vf_clip = ppo_math.value_loss(
-            values, inputs["old_values"], inputs["returns"], mask, self.args.cliprange_value
+            values, inputs["old_values"], inputs["returns"], inputs["value_mask"], self.args.cliprange_value
         )
         loss = pg_loss + self.args.vf_coef * vf_loss
+        if self.value_engine is not None and mode == "train" and torch.is_grad_enabled():
+            # the two models share no parameter, so the value gradients come from this term alone: its own engine
+            # takes them now, and the Trainer's backward of the returned loss reaches the policy only
+            self._value_backward(self.args.vf_coef * vf_loss)
+            loss = pg_loss + self.args.vf_coef * vf_loss.detach()
 
         with torch.no_grad():
             log_ratio = logps - inputs["old_logps"]

@@ -51,20 +51,27 @@ def last_token_index(mask: torch.Tensor) -> torch.Tensor:
 
 
 def token_rewards(
-    scores: torch.Tensor, logps: torch.Tensor, ref_logps: torch.Tensor | None, mask: torch.Tensor, beta: float
+    scores: torch.Tensor,
+    logps: torch.Tensor,
+    ref_logps: torch.Tensor | None,
+    mask: torch.Tensor,
+    beta: float,
+    score_mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-token rewards: −β·kl1 on every token, plus the sequence score on the last real token.
+    """Per-token rewards: −β·kl1 on every token of `mask`, plus the sequence score at the last 1 of `score_mask`
+    (default `mask`; the release's score one past EOS is a `score_mask` reaching one position further).
 
     Returns `(rewards, kl)` where `kl` is the per-token kl1 estimate log π_old − log π_ref (0 without a reference).
     """
+    score_mask = mask if score_mask is None else score_mask
     mask_f = mask.to(logps.dtype)
     kl = (logps - ref_logps) * mask_f if ref_logps is not None else torch.zeros_like(logps)
     rewards = -beta * kl
     rows = torch.arange(rewards.size(0), device=rewards.device)
-    has_tokens = mask.sum(dim=1) > 0
-    last = last_token_index(mask)
+    has_tokens = score_mask.sum(dim=1) > 0
+    last = last_token_index(score_mask)
     rewards[rows[has_tokens], last[has_tokens]] += scores[has_tokens].to(rewards.dtype)
-    return rewards * mask_f, kl
+    return rewards * torch.maximum(mask_f, score_mask.to(logps.dtype)), kl
 
 
 def gae(

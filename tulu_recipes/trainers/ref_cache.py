@@ -13,6 +13,13 @@ TRL's `precompute_ref_log_probs` already writes its results to a `datasets` cach
 Here the key is built from exactly the inputs: the reference weights hash and config, the token ids of every row
 in order (so data, chat template and tokenizer are covered), the truncation settings, the template text, and the
 precision. The values are written to `<cache_dir>/<key>.pt` with a readable `<key>.json` beside it.
+
+The weights hash must see real weights. TRL's `hash_module` hashes `state_dict()`, and under ZeRO-3 (`zero.Init`)
+every partitioned parameter is an empty placeholder there, so any two checkpoints of one architecture would share
+a key and a retrained SFT model would silently reuse stale log-probs. `weights_digest` gathers each partitioned
+parameter in turn (`deepspeed.zero.GatheredParameters`, one tensor at a time, so peak memory grows by one
+parameter) and hashes exactly what `hash_module` hashes on an unsharded model: the same checkpoint gives the same
+key with or without ZeRO-3.
 """
 
 from __future__ import annotations
@@ -43,6 +50,38 @@ def token_fingerprint(dataset: Dataset, columns: tuple[str, ...] = TOKEN_COLUMNS
             column = batch.column(name)
             h.update(np.asarray(pc.list_value_length(column).to_numpy(zero_copy_only=False), np.int64).tobytes())
             h.update(np.asarray(pc.list_flatten(column).to_numpy(zero_copy_only=False), np.int64).tobytes())
+    return h.hexdigest()
+
+
+def is_zero3_partitioned(module: torch.nn.Module) -> bool:
+    """Whether a module's parameters are ZeRO-3 partitions (built under `deepspeed.zero.Init`)."""
+    module = getattr(module, "module", module)  # a DeepSpeed engine wraps the model
+    return any(hasattr(p, "ds_id") for p in module.parameters())
+
+
+def _update(h: Any, tensor: torch.Tensor) -> None:
+    tensor = tensor.detach().cpu()
+    h.update(str(tensor.dtype).encode())
+    if tensor.dtype in (torch.bfloat16, torch.float8_e4m3fn, torch.float8_e5m2):
+        tensor = tensor.to(torch.float32)
+    h.update(tensor.numpy().tobytes())
+
+
+def weights_digest(module: torch.nn.Module) -> str:
+    """SHA-256 of the full weights, equal to TRL's `hash_module` of the unsharded model; ZeRO-3 partitions are
+    gathered one parameter at a time (a collective: every rank must call this)."""
+    module = getattr(module, "module", module)
+    h = hashlib.sha256()
+    state = module.state_dict(keep_vars=True)
+    for name in sorted(state):
+        tensor = state[name]
+        if hasattr(tensor, "ds_id"):
+            import deepspeed
+
+            with deepspeed.zero.GatheredParameters([tensor], modifier_rank=None):
+                _update(h, tensor.data)
+        else:
+            _update(h, tensor)
     return h.hexdigest()
 
 
