@@ -59,6 +59,24 @@ def main(work: Path) -> None:
     )
     result["sft"] = {"losses": losses(trainer), "sizes": partition_sizes(trainer)}
 
+    # ZeRO-2 (optimizer state and gradients sharded, parameters replicated): the same SFT run.
+    zero2 = [c if c != ds else str(work / "zero2.json") for c in common]
+    trainer = sft.main(
+        [
+            str(work / "recipes" / "sft.yaml"),
+            "--model_name_or_path",
+            str(work / "base"),
+            "--output_dir",
+            str(work / "sft_z2"),
+            "--max_steps",
+            "3",
+            "--per_device_train_batch_size",
+            "8",
+            *zero2,
+        ]
+    )
+    result["sft_zero2"] = {"losses": losses(trainer), "stage": trainer.accelerator.state.deepspeed_plugin.zero_stage}
+
     trainer = dpo.main(
         [
             str(work / "recipes" / "dpo.yaml"),

@@ -1,6 +1,7 @@
-"""DeepSpeed ZeRO-3 on 2 CPU processes (gloo): SFT and DPO equal the 1-process run with the same global batch
-(losses and final weights), parameters really partitioned, GRPO trains, and the DPO reference cache keys real
-(gathered) weights. One torchrun launch runs every ZeRO-3 check (tests/_zero3_worker.py)."""
+"""DeepSpeed on 2 CPU processes (gloo): under ZeRO-3, SFT and DPO equal the 1-process run with the same global
+batch (losses and final weights), every parameter is partitioned, the reward model and GRPO train, and the DPO
+reference cache keys real (gathered) weights; SFT under ZeRO-2 equals the 1-process run too. One torchrun launch
+runs every check (tests/_zero3_worker.py)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def _prepare(work: Path, repo_root: Path, quickstart_dir: Path, tiny_base: Path)
     config = json.loads((repo_root / "accelerate_configs" / "ds_zero3.json").read_text())
     config["zero_optimization"]["stage3_param_persistence_threshold"] = 0  # shard even the tiny model's norms
     (work / "zero3.json").write_text(json.dumps(config))
+    (work / "zero2.json").write_text((repo_root / "accelerate_configs" / "ds_zero2.json").read_text())
     # A base with the <pad> row already added, so no run resizes embeddings; base_b differs in one weight.
     tokenizer = load_tokenizer(ModelConfig(model_name_or_path=str(tiny_base)), load_chat_template("tulu"), False)
     torch.manual_seed(0)
@@ -92,9 +94,16 @@ def _one_process(stage: str, work: Path, out: Path, *extra: str):
     return [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
 
 
+def _untie(state: dict) -> dict:
+    """ZeRO-2 saves the tied lm_head as a tensor of its own: it must equal the embedding, then compare without it."""
+    if "lm_head.weight" in state and "model.embed_tokens.weight" in state:
+        assert torch.equal(state.pop("lm_head.weight"), state["model.embed_tokens.weight"])
+    return state
+
+
 def _weights_apart(a: Path, b: Path, base: Path) -> tuple[float, float]:
     """Largest change from `base` (its rows, where a stage grew the embedding) and largest difference a vs b."""
-    x, y, z = (load_file(str(p / "model.safetensors")) for p in (a, b, base))
+    x, y, z = (_untie(load_file(str(p / "model.safetensors"))) for p in (a, b, base))
     assert x.keys() == y.keys() == z.keys()
     moved = max((x[k][: z[k].shape[0]].double() - z[k].double()).abs().max().item() for k in x)
     apart = max((x[k].double() - y[k].double()).abs().max().item() for k in x)
@@ -108,13 +117,18 @@ def _assert_partitioned(sizes: dict) -> None:
 
 
 @pytest.mark.usefixtures("one_torch_thread")
-def test_zero3_sft_equals_one_process(zero3, tmp_path):
+def test_zero3_and_zero2_sft_equal_one_process(zero3, tmp_path):
     work, result = zero3
     assert result["world_size"] == 2
     _assert_partitioned(result["sft"]["sizes"])
     one = _one_process("sft", work, tmp_path / "sft", "--max_steps", "3", "--per_device_train_batch_size", "16")
     assert result["sft"]["losses"] == pytest.approx(one, rel=2e-3) and len(one) == 3  # logged to 4 digits
     moved, apart = _weights_apart(tmp_path / "sft", work / "sft_z3", work / "base")
+    assert moved > 1e-3 and apart < 1e-5, (moved, apart)
+    # ZeRO-2 too.
+    assert result["sft_zero2"]["stage"] == 2
+    assert result["sft_zero2"]["losses"] == pytest.approx(one, rel=2e-3)
+    moved, apart = _weights_apart(tmp_path / "sft", work / "sft_z2", work / "base")
     assert moved > 1e-3 and apart < 1e-5, (moved, apart)
 
 
