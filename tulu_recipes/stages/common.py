@@ -23,8 +23,8 @@ from trl import ModelConfig
 from tulu_recipes.chat_templates import ChatTemplate, load_chat_template
 from tulu_recipes.config import RecipeError, save_recipe
 from tulu_recipes.data import FilterConfig, MixtureResult, load_mixture
-from tulu_recipes.model_card import write_model_card
 from tulu_recipes.distributed import check_master_weights, trainable_dtype
+from tulu_recipes.model_card import write_model_card
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.trainers.fault_tolerance import resolve_resume
 
