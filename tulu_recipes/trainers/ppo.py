@@ -42,7 +42,11 @@ the release used), and `lr_schedule_steps` lets the LR schedule span the release
   unchanged. Under ZeRO-3 the value model is partitioned at load (zero.Init) and its per-token values are read
   from the engine's own forward. The reference model is TRL's ZeRO-3 inference engine (`prepare_deepspeed`).
   Checkpoints hold `value_engine/` (DeepSpeed's per-process weights, optimizer and schedule: exact resume).
-- FSDP: not wired yet (accelerate only runs FSDP on accelerators); the trainer refuses it.
+- FSDP2: `tulu_recipes.trainers.fsdp` shards policy and value model with `fully_shard` (each its own shard
+  units and optimizer); tested on 2 CPU processes (gloo) for the PPO training step (tests/test_ppo_fsdp.py:
+  sharded DTensors, two optimizer steps equal the 1-process run). The trainer itself is not wired to it yet
+  (accelerate runs FSDP only on accelerators and prepares the policy alone), so it refuses accelerate FSDP; the
+  end-to-end GPU run (`accelerate_configs/fsdp.yaml`) is prepared, not run.
 
 The value model is saved (gathered from all processes under ZeRO-3) to `<output_dir>/value_model` with every
 checkpoint and at the end. It is loaded with fp32 master weights unless DeepSpeed's bf16 keeps them
@@ -180,7 +184,9 @@ def per_token_values(
     """The value head at every position, `(batch, length)`: the classifier's score as if the sequence ended there.
 
     Read off the model's own forward with a hook on its `score` head, so a DeepSpeed engine, an FSDP-sharded or a
-    DDP-wrapped value model runs (and gathers its parameters) exactly as it does for its pooled output.
+    DDP-wrapped value model runs (and gathers its parameters) exactly as it does for its pooled output. The values
+    carry `0 × sum(pooled output)`: FSDP2 hooks its pre-backward re-gather of the root's parameters (embeddings,
+    head) onto the forward's outputs, and a loss that reaches the head only through the hook would find them freed.
     """
     module = getattr(value_model, "module", value_model)  # DeepSpeed engine / DDP wrapper
     head = getattr(module, "score", None)
@@ -189,10 +195,10 @@ def per_token_values(
     captured: list[torch.Tensor] = []
     handle = head.register_forward_hook(lambda _module, _inputs, output: captured.append(output))
     try:
-        value_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+        pooled = value_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
     finally:
         handle.remove()
-    return captured[0].squeeze(-1).float()
+    return captured[0].squeeze(-1).float() + 0.0 * pooled.float().sum()
 
 
 def _zero_dropout(model: torch.nn.Module) -> None:
@@ -232,7 +238,7 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
         if self.is_fsdp_enabled:
             raise NotImplementedError(
                 "TuluPPOTrainer runs under DeepSpeed ZeRO-2/3, DDP or a single device; accelerate FSDP is not wired "
-                "yet (the value model's FSDP2 sharding is tested on its own, see tests/test_ppo_distributed.py)"
+                "yet (the FSDP2 training step is tested on its own: tests/test_ppo_fsdp.py)"
             )
         self.value_engine = None  # DeepSpeed: the value model's own engine, built with the policy's (create_scheduler)
         if value_model is None:
