@@ -13,8 +13,12 @@ Rule of :func:`fingerprint_differs`: both strings are evaluated at two fixed ass
 variables (rational points). Rational arithmetic stays exact (``Fraction``); anything irrational
 switches to complex floats. The answers are *different* when some value differs exactly (both
 rational) or by more than ``1e-9`` relative (floats whose magnitudes stayed below 1e8, so rounding
-cannot explain the gap). They are *equal* (True returned as "not different") only when both have no
-variables and evaluate to the same exact rational. Otherwise the answer is None (undecided).
+cannot explain the gap). The tolerance is relative to the values themselves, so tiny values stay apart
+(``\\frac{\\pi}{2^{98}}`` is not ``\\frac{\\pi}{2^{99}}``); only where a sum, difference or function argument
+was larger than the result can cancellation explain a gap, so the gap must also exceed ``1e-12`` of that
+magnitude. Integer powers of rationals stay exact up to exponent 1000 while the result has at most 700
+bits. They are *equal* (True returned as "not different") only when both have no variables and
+evaluate to the same exact rational. Otherwise the answer is None (undecided).
 Comma lists inside ``()``/``[]`` are compared element by element (same brackets required), bare comma
 lists and ``\\{...\\}`` as multisets.
 """
@@ -28,10 +32,10 @@ from fractions import Fraction
 Value = Fraction | complex
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|\\[a-zA-Z]+|\\[{}]|[a-zA-Z]|[-+*/^()\[\]{}!|,]")
 _COMMANDS = ("frac", "sqrt", "pi", "cdot", "times", "div", "sin", "cos", "tan", "ln", "log", "exp")
-_FUNCS = {"sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "ln": cmath.log, "log": cmath.log,
-          "exp": cmath.exp}
+_FUNCS = {"sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "ln": cmath.log, "log": cmath.log, "exp": cmath.exp}
 _MAX_MAGNITUDE = 1e8
-_MAX_EXPONENT = 64
+_MAX_EXPONENT = 1000
+_MAX_BITS = 700
 _POINTS = ({}, {})  # filled lazily per letter
 _SEEDS = (Fraction(7, 5), Fraction(-5, 3))
 
@@ -95,7 +99,6 @@ class _Reader:
             size = abs(value)
             if size != size or size > _MAX_MAGNITUDE:
                 raise _GiveUp
-            self.peak = max(self.peak, size)
         elif abs(value.numerator) > 10**200 or value.denominator > 10**200:
             raise _GiveUp
         return value
@@ -105,8 +108,14 @@ class _Reader:
         while self.peek() in ("+", "-"):
             op = self.take()
             other = self.term()
+            self._operands(value, other)
             value = self._track(value + other if op == "+" else value - other)
         return value
+
+    def _operands(self, *values: Value) -> None:
+        """Remember the largest magnitude entering a float sum or function (cancellation scale)."""
+        if any(isinstance(v, complex) for v in values):
+            self.peak = max(self.peak, *(abs(complex(v)) for v in values))
 
     def term(self) -> Value:
         value = self.unary()
@@ -132,8 +141,12 @@ class _Reader:
 
     @staticmethod
     def _starts_atom(token: str) -> bool:
-        return token[0].isdigit() or token.isalpha() or token in ("(", "[", "{", "\\frac", "\\sqrt", "\\pi") or (
-            token[1:] in _FUNCS)
+        return (
+            token[0].isdigit()
+            or token.isalpha()
+            or token in ("(", "[", "{", "\\frac", "\\sqrt", "\\pi")
+            or (token[1:] in _FUNCS)
+        )
 
     def unary(self) -> Value:
         if self.peek() == "-":
@@ -166,6 +179,9 @@ class _Reader:
     def _power(self, base: Value, exponent: Value) -> Value:
         if isinstance(exponent, Fraction) and exponent.denominator == 1 and isinstance(base, Fraction):
             if abs(exponent) > _MAX_EXPONENT or (base == 0 and exponent < 0):
+                raise _GiveUp
+            bits = max(abs(base.numerator).bit_length(), base.denominator.bit_length())
+            if bits * abs(exponent.numerator) > _MAX_BITS:
                 raise _GiveUp
             return self._track(base**exponent.numerator)
         if base == 0:
@@ -231,6 +247,7 @@ class _Reader:
             if self.peek() not in ("(", "{"):
                 raise _GiveUp
             argument = self.group(self.peek(), ")" if self.peek() == "(" else "}")
+            self.peak = max(self.peak, abs(complex(argument)), 1.0)
             try:
                 return self._track(complex(_FUNCS[token[1:]](complex(argument))))
             except (ValueError, OverflowError, ZeroDivisionError) as err:
@@ -238,12 +255,12 @@ class _Reader:
         raise _GiveUp
 
 
-def _evaluate(tokens: list[str], point: int) -> tuple[Value, bool, bool]:
+def _evaluate(tokens: list[str], point: int) -> tuple[Value, bool, bool, float]:
     reader = _Reader(tokens, point)
     value = reader.expr()
     if reader.pos != len(tokens):
         raise _GiveUp
-    return value, reader.exact, reader.variables
+    return value, reader.exact, reader.variables, reader.peak
 
 
 _MATRIX = re.compile(r"^\\begin\{([pbv]?matrix)\}(.*)\\end\{\1\}$", re.DOTALL)
@@ -303,8 +320,8 @@ def _compare_one(a: str, b: str) -> bool | None:
         ta, tb = _tokens(a), _tokens(b)
         verdict: bool | None = None
         for point in (0, 1):
-            va, exact_a, var_a = _evaluate(ta, point)
-            vb, exact_b, var_b = _evaluate(tb, point)
+            va, exact_a, var_a, peak_a = _evaluate(ta, point)
+            vb, exact_b, var_b, peak_b = _evaluate(tb, point)
             if exact_a and exact_b and isinstance(va, Fraction) and isinstance(vb, Fraction):
                 if va != vb:
                     return False
@@ -312,7 +329,8 @@ def _compare_one(a: str, b: str) -> bool | None:
                     verdict = True
                 continue
             ca, cb = complex(va), complex(vb)
-            if abs(ca - cb) > 1e-9 * max(1.0, abs(ca), abs(cb)):
+            gap = abs(ca - cb)
+            if gap > 1e-9 * max(abs(ca), abs(cb)) and gap > 1e-12 * max(peak_a, peak_b):
                 return False
         return verdict
     except (_GiveUp, RecursionError, ValueError, ZeroDivisionError, OverflowError, TypeError):
@@ -339,3 +357,45 @@ def fingerprint_differs(candidate: str, gold: str) -> bool | None:
     if False in verdicts:
         return True
     return False if all(v is True for v in verdicts) else None
+
+
+def _agree_one(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        ta, tb = _tokens(a), _tokens(b)
+        for point in (0, 1):
+            va, _, _, peak_a = _evaluate(ta, point)
+            vb, _, _, peak_b = _evaluate(tb, point)
+            if isinstance(va, Fraction) and isinstance(vb, Fraction):
+                if va != vb:
+                    return False
+                continue
+            ca, cb = complex(va), complex(vb)
+            gap = abs(ca - cb)
+            if gap > 1e-9 * max(abs(ca), abs(cb)) and gap > 1e-12 * max(peak_a, peak_b):
+                return False
+        return True
+    except (_GiveUp, RecursionError, ValueError, ZeroDivisionError, OverflowError, TypeError):
+        return False
+
+
+def fingerprint_agrees(a: str, b: str) -> bool:
+    """Whether both answers parse and take the same values at every test point (element by element for
+    lists and tuples, as multisets for sets); used to tell one answer written twice from two answers."""
+    from rewards.normalize import hendrycks
+
+    a, b = hendrycks(a), hendrycks(b)
+    kind_a, parts_a = _split(a)
+    kind_b, parts_b = _split(b)
+    if kind_a != kind_b or len(parts_a) != len(parts_b):
+        return False
+    if kind_a == "set":
+        remaining = list(parts_b)
+        for part in parts_a:
+            match = next((x for x in remaining if _agree_one(part, x)), None)
+            if match is None:
+                return False
+            remaining.remove(match)
+        return True
+    return all(_agree_one(x, y) for x, y in zip(parts_a, parts_b, strict=True))
