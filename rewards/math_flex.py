@@ -48,7 +48,7 @@ from rewards.numeric import fingerprint_agrees
 from rewards.symbolic import symbolic_allowed
 
 MAX_WHOLE_OUTPUT = 1000
-MAX_ANSWER_CHARS = 5000
+MAX_ANSWER_CHARS = 1500
 MAX_COMMITMENTS = 16
 _ANSWER_IS = re.compile(
     r"(?:\bthe\s+(?:final\s+)?|\bfinal\s+)answer\s+is\b\s*\**\s*:?\s*|^[ \t>#*]*(?:final\s+)?answer\s*\**\s*:\s*\**\s*",

@@ -29,6 +29,7 @@ Every step is a regex without nested quantifiers or a single scan, so the cost i
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 UNICODE_TO_TEX = str.maketrans(
     {
@@ -73,8 +74,25 @@ _THOUSANDS_TEX = re.compile(r"(?<=\d)\{,\}(?=\d{3})")
 _SHORT_LHS = re.compile(r"^[^=]{1,2}=(?!=)")
 
 
+def _cut_tail(pattern: re.Pattern, s: str) -> str:
+    """``s`` without a match of an end-anchored ``pattern`` found in its last 120 characters (bounded cost)."""
+    head, tail = s[:-120], s[-120:]
+    return head + pattern.sub("", tail) if pattern.search(tail) else s
+
+
 def hendrycks(answer: str, thousands: bool = True) -> str:
     """Normalize a MATH answer string for equality comparison (rule in the module docstring)."""
+    if len(answer) <= 2000:
+        return _hendrycks_cached(answer, thousands)
+    return _hendrycks(answer, thousands)
+
+
+@lru_cache(maxsize=16384)
+def _hendrycks_cached(answer: str, thousands: bool) -> str:
+    return _hendrycks(answer, thousands)
+
+
+def _hendrycks(answer: str, thousands: bool) -> str:
     s = answer.replace("\n", "").replace("\r", "")
     if not s.isascii():
         s = s.translate(UNICODE_TO_TEX)
@@ -90,8 +108,7 @@ def hendrycks(answer: str, thousands: bool = True) -> str:
     s = _DEGREES.sub("", s)
     s = s.replace("\\$", "").replace("$", "").replace("\\%", "").replace("%", "")
     s = _UNIT_TEXT.sub("", s) if not _UNIT_TEXT.fullmatch(s.strip()) else s
-    s = _UNIT_AFTER_VALUE.sub("", s)
-    s = _UNIT_WORD.sub("", s)
+    s = _cut_tail(_UNIT_WORD, _cut_tail(_UNIT_AFTER_VALUE, s))
     for _ in range(3):  # nested wrappers like \textbf{\text{x}}
         s, count = _TEXT_WRAP.subn(r"\1", s)
         if not count:
@@ -129,7 +146,7 @@ _UNIT_CANON = (("inches", "inch"), ("feet", "foot"), ("\u00b2", "^2"), ("\u00b3"
 def unit_of(answer: str) -> str | None:
     """The trailing unit of an answer in canonical form (``"cm^2"`` for ``5\\text{ square cm}`` or
     ``5 cm^{2}``), or None. Two answers that both name a unit must name the same one (``cm^3`` is not ``cm^2``)."""
-    s = answer.strip()
+    s = answer.strip()[-120:]
     match = _UNIT_AFTER_VALUE.search(s) or _UNIT_WORD.search(s)
     if match is None:
         unit = _UNIT_TEXT.search(s)

@@ -9,16 +9,19 @@ objects): numbers, ``+ - * / ^``, ``\\cdot``, ``\\times``, ``\\div``, implicit p
 ``() [] {}``, and ``\\sin \\cos \\tan \\ln \\log \\exp`` of a bracketed argument. Anything else makes the
 reader give up (None), and the caller falls back to the symbolic check.
 
-Rule of :func:`fingerprint_differs`: both strings are evaluated at two fixed assignments of their
+Rule of :func:`fingerprint_differs`: both strings are evaluated at three fixed assignments of their
 variables (rational points). Rational arithmetic stays exact (``Fraction``); anything irrational
 switches to complex floats. The answers are *different* when some value differs exactly (both
-rational) or by more than ``1e-9`` relative (floats whose magnitudes stayed below 1e8, so rounding
+rational) or by more than ``1e-9`` relative (floats whose magnitudes stayed below 1e30, so rounding
 cannot explain the gap). The tolerance is relative to the values themselves, so tiny values stay apart
 (``\\frac{\\pi}{2^{98}}`` is not ``\\frac{\\pi}{2^{99}}``); only where a sum, difference or function argument
 was larger than the result can cancellation explain a gap, so the gap must also exceed ``1e-12`` of that
 magnitude. Integer powers of rationals stay exact up to exponent 1000 while the result has at most 700
-bits. They are *equal* (True returned as "not different") only when both have no variables and
-evaluate to the same exact rational. Otherwise the answer is None (undecided).
+bits. They are *equal* (False returned: "not different") when, at all three test points
+(one negative, so ``\\sqrt{x^2}`` is not ``x``), both evaluate to the same exact rational, or, when neither
+side has a decimal literal (so ``1.41421356237`` is never proven equal to ``\\sqrt2``), to floats within
+``1e-12`` relative; a nonzero rational function of small degree vanishing at three fixed irregular
+rational points by chance is not a realistic answer. Otherwise the answer is None (undecided).
 Comma lists inside ``()``/``[]`` are compared element by element (same brackets required), bare comma
 lists and ``\\{...\\}`` as multisets.
 """
@@ -33,11 +36,12 @@ Value = Fraction | complex
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|\\[a-zA-Z]+|\\[{}]|[a-zA-Z]|[-+*/^()\[\]{}!|,]")
 _COMMANDS = ("frac", "sqrt", "pi", "cdot", "times", "div", "sin", "cos", "tan", "ln", "log", "exp")
 _FUNCS = {"sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "ln": cmath.log, "log": cmath.log, "exp": cmath.exp}
-_MAX_MAGNITUDE = 1e8
+_MAX_MAGNITUDE = 1e30
 _MAX_EXPONENT = 1000
 _MAX_BITS = 700
-_POINTS = ({}, {})  # filled lazily per letter
-_SEEDS = (Fraction(7, 5), Fraction(-5, 3))
+_POINTS: tuple[dict, ...] = ({}, {}, {})  # filled lazily per letter
+_SEEDS = (Fraction(7, 5), Fraction(-5, 3), Fraction(13, 4))
+_DECIMAL = re.compile(r"\d\.\d")
 
 
 class _GiveUp(Exception):
@@ -313,26 +317,28 @@ def _split(text: str) -> tuple[str, list[str]]:
 
 
 def _compare_one(a: str, b: str) -> bool | None:
-    """True: equal (same text or equal exact constants); False: certainly different; None: undecided."""
+    """True: equal; False: certainly different; None: undecided (rule in the module docstring)."""
     if a == b:
         return True
     try:
         ta, tb = _tokens(a), _tokens(b)
-        verdict: bool | None = None
-        for point in (0, 1):
-            va, exact_a, var_a, peak_a = _evaluate(ta, point)
-            vb, exact_b, var_b, peak_b = _evaluate(tb, point)
+        exact_everywhere, tight = True, True
+        for point in range(len(_SEEDS)):
+            va, exact_a, _, peak_a = _evaluate(ta, point)
+            vb, exact_b, _, peak_b = _evaluate(tb, point)
             if exact_a and exact_b and isinstance(va, Fraction) and isinstance(vb, Fraction):
                 if va != vb:
                     return False
-                if not (var_a or var_b):
-                    verdict = True
                 continue
+            exact_everywhere = False
             ca, cb = complex(va), complex(vb)
             gap = abs(ca - cb)
             if gap > 1e-9 * max(abs(ca), abs(cb)) and gap > 1e-12 * max(peak_a, peak_b):
                 return False
-        return verdict
+            tight = tight and gap <= 1e-12 * max(abs(ca), abs(cb), peak_a, peak_b)
+        if exact_everywhere or (tight and not (_DECIMAL.search(a) or _DECIMAL.search(b))):
+            return True
+        return None
     except (_GiveUp, RecursionError, ValueError, ZeroDivisionError, OverflowError, TypeError):
         return None
 
@@ -346,13 +352,17 @@ def fingerprint_differs(candidate: str, gold: str) -> bool | None:
     if len(parts_c) != len(parts_g):
         return None if kind_c == "set" else True
     if kind_c == "set":
-        remaining = list(parts_g)
+        remaining, proven = list(parts_g), True
         for part in parts_c:
-            match = next((g for g in remaining if _compare_one(part, g) is not False), None)
-            if match is None:
+            verdicts = [_compare_one(part, g) for g in remaining]
+            if True in verdicts:
+                remaining.pop(verdicts.index(True))
+            elif None in verdicts:
+                remaining.pop(verdicts.index(None))
+                proven = False
+            else:
                 return True
-            remaining.remove(match)
-        return None
+        return False if proven else None
     verdicts = [_compare_one(c, g) for c, g in zip(parts_c, parts_g, strict=True)]
     if False in verdicts:
         return True
@@ -364,7 +374,7 @@ def _agree_one(a: str, b: str) -> bool:
         return True
     try:
         ta, tb = _tokens(a), _tokens(b)
-        for point in (0, 1):
+        for point in range(len(_SEEDS)):
             va, _, _, peak_a = _evaluate(ta, point)
             vb, _, _, peak_b = _evaluate(tb, point)
             if isinstance(va, Fraction) and isinstance(vb, Fraction):
