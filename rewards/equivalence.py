@@ -18,6 +18,9 @@
   to one (any order: roots, select-all letters ``\\text{C, A}`` = ``\\text{A, C}``); a list never matches a single
   value, so offering two answers where one is asked (a hedge) scores 0, and ``5125`` is not ``5, 125``.
   Thousands separators are read only when the gold is not a list. Tuples and intervals stay ordered.
+- Notations of one object: ``\\emptyset`` only equals the empty set; unions (``\\cup``) compare piece by piece
+  in order; an interval or tuple against one with other end brackets is different (``(3, 4]`` is not
+  ``[3, 4)``); infinity is never a finite number.
 - An equation matches an equation with the same two sides in either order (``y = 2x+1`` = ``2x+1 = y``).
 - Words: a word answer against a word compares case-insensitively; numerals in a base (``52_8``) compare
   digits and base; prose (a word of three letters or more) against a formula is wrong.
@@ -89,15 +92,20 @@ def exact(normalized: str) -> Fraction | None:
 
 
 def _top_split(s: str, sep: str = ",") -> list[str]:
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(s):
+    """``s`` split on ``sep`` outside brackets (intervals count as brackets: ``[3,4)``)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(s):
+        ch = s[i]
         if ch in "({[":
             depth += 1
         elif ch in ")}]":
             depth -= 1
-        elif ch == sep and depth == 0:
+        elif depth == 0 and s.startswith(sep, i):
             parts.append(s[start:i])
-            start = i + 1
+            i += len(sep)
+            start = i
+            continue
+        i += 1
     parts.append(s[start:])
     return parts
 
@@ -125,12 +133,28 @@ def listify(raw: str, thousands: bool) -> list[str] | None:
     return elements if len(elements) > 1 else None
 
 
+def _intervalish(s: str) -> bool:
+    return len(s) > 2 and s[0] in "([" and s[-1] in ")]" and "," in s
+
+
 def _one(c: str, g: str) -> bool | None:
     """Decision for two normalized single values (no list rule)."""
     if c == g:
         return True
     if not c or not g:
         return False
+    if (c == "\\emptyset") != (g == "\\emptyset"):
+        return False  # the empty set is only the empty set
+    if "\\cup" in c or "\\cup" in g:
+        cp, gp = _top_split(c, "\\cup"), _top_split(g, "\\cup")
+        if len(cp) != len(gp):
+            return None
+        verdicts = [_one(x, y) for x, y in zip(cp, gp, strict=True)] if len(cp) > 1 else [None]
+        return False if False in verdicts else (True if all(v is True for v in verdicts) else None)
+    if _intervalish(c) and _intervalish(g) and (c[0], c[-1]) != (g[0], g[-1]):
+        return False  # open/closed ends differ, or a tuple against an interval
+    if ("\\infty" in c) != ("\\infty" in g) and not any(ch.isalpha() for ch in (c + g).replace("\\infty", "")):
+        return False  # infinity against a finite number
     ce, ge = exact(c), exact(g)
     if ce is not None and ge is not None:
         return ce == ge

@@ -17,7 +17,8 @@ the rules listed in the recipe doc, section 6.2.
    words after a digit (``24 square units``, ``8 cm^3``); then ``\\text{X}``, ``\\textbf{X}``, ``\\mbox{X}``,
    ``\\mathrm{X}`` become ``X`` (so a number inside ``\\text{}`` is the number) and a choice label ``(C)`` becomes
    ``C`` (choices are written ``C``, ``(C)``, ``\\textbf{(C)}``, ``\\text{C}``);
-4. a leading ``v =`` with a left side of at most two characters is dropped (``x=5`` -> ``5``);
+4. a leading ``v =`` with a left side of at most two characters is dropped (``x=5`` -> ``5``), and so is a
+   trailing ``= v`` naming one letter (``2x+3 = y`` -> ``2x+3``: the same equation written the other way round);
 5. a whole answer like ``1,000`` (comma groups of three, no space) loses its thousands commas, unless
    ``thousands=False`` (used when the gold is a list, where ``5,125`` reads as two numbers); a comma followed by
    a space is always a list separator, so ``5, 125`` stays a list; then spaces are removed; ``\\sqrt3`` ->
@@ -72,6 +73,7 @@ _SLASH_FRAC = re.compile(r"^(-?\d+)/(\d+)$")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _THOUSANDS_TEX = re.compile(r"(?<=\d)\{,\}(?=\d{3})")
 _SHORT_LHS = re.compile(r"^[^=]{1,2}=(?!=)")
+_SHORT_RHS = re.compile(r"(?<![<>!=])=\s*[a-zA-Z]\s*$")
 
 
 def _cut_tail(pattern: re.Pattern, s: str) -> str:
@@ -116,6 +118,8 @@ def _hendrycks(answer: str, thousands: bool) -> str:
     s = s.strip()
     if _SHORT_LHS.match(s) and s.count("=") == 1:
         s = s.split("=", 1)[1]
+    elif _SHORT_RHS.search(s) and s.count("=") == 1:
+        s = s.split("=", 1)[0]
     s = s.strip()
     s = _THOUSANDS_TEX.sub(",", s)
     if thousands and _THOUSANDS.match(s):
@@ -168,8 +172,27 @@ _FINAL_LINE = re.compile(r"Final Answer: The final answer is (.{0,1000}?)\. I ho
 _DOLLAR_PAIR = re.compile(r"\$([^$]*)\$")
 _UNIT_WORDS = re.compile(
     r"\s*(?:\\text\{\s*)?\b(?:units?|square|sq|dollars?|cents?|degrees?|inches|inch|feet|foot|ft|meters?|cm|km|mph|"
-    r"hours?|minutes?|seconds?|days?|ways|points?|digits?|pounds?|students?|people)\b\}?",
+    r"hours?|minutes?|seconds?|days?|ways|points?|digits?|pounds?|students?|people)\b\}?(?:\s*\^\s*\{?[23]\}?)?",
 )
+_LIST_WORD = re.compile(r"(?<![a-zA-Z])(?:or|and)(?![a-zA-Z])|,")
+_SHORT_NAME = re.compile(r"^\s*[a-zA-Z](?:_\{?\w{1,2}\}?|\(\w\))?\s*$")
+
+
+def _after_equals(s: str) -> str:
+    """The value side of an ``=`` answer: ``x = 5`` -> ``5``, ``x = 5 - 3 = 2`` -> ``2``; an equation whose
+    left side is not a name (``2x + 3 = y``) and a list of equations (``x = 2 or x = -3``) stay whole."""
+    if "=" not in s:
+        return s
+    parts = s.split("=")
+    if len(parts) == 2:
+        return (
+            parts[1]
+            if _SHORT_NAME.match(parts[0])
+            or not _SHORT_NAME.match(parts[1])
+            and not any(c.isalpha() for c in parts[0].replace("\\", ""))
+            else s
+        )
+    return s if _LIST_WORD.search(s) else parts[-1]
 
 
 def minerva_candidates(text: str) -> list[str]:
@@ -178,14 +201,16 @@ def minerva_candidates(text: str) -> list[str]:
 
 
 def minerva(answer: str) -> str:
-    """Minerva-style cleanup of a final answer: keep what follows the last ``=``, unwrap ``$..$``,
-    ``\\text{}``/``\\textbf{}``/``\\overline{}``/``\\boxed{}``, drop unit words, ``\\ldots``, quotes and number
-    commas. The result still goes through :func:`hendrycks` before comparison."""
-    s = answer.split("=")[-1].strip()
+    """Minerva-style cleanup of a final answer: keep the value side of an ``=`` (:func:`_after_equals`; Minerva
+    keeps what follows the last ``=``, which turns ``2x + 3 = y`` into ``y``), unwrap ``$..$``,
+    ``\\text{}``/``\\textbf{}``/``\\boxed{}`` (not ``\\overline{}``: ``0.\\overline{3}`` is a repeating decimal),
+    drop unit words (squared or cubed too), ``\\ldots``, quotes and number commas. The result still goes through
+    :func:`hendrycks` before comparison."""
+    s = _after_equals(answer).strip()
     inner = _DOLLAR_PAIR.search(s)
     if inner:
         s = inner.group(1)
-    s = re.sub(r"\\(?:text|textbf|overline|boxed|mbox)\s*\{([^{}]*)\}", r"\1", s)
+    s = re.sub(r"\\(?:text|textbf|boxed|mbox)\s*\{([^{}]*)\}", r"\1", s)
     s = _UNIT_WORDS.sub("", s)
     s = s.replace("\\ldots", "").replace("\\dots", "").replace('"', "").replace("$", "").strip()
     if re.fullmatch(r"-?[\d,]+(?:\.\d+)?", s):
