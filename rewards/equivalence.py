@@ -10,6 +10,8 @@
   the same (``cm^3`` is not ``cm^2``; ``square cm`` = ``cm^2``), see :func:`rewards.normalize.unit_of`.
 - Equal Hendrycks-normalized strings (:func:`rewards.normalize.hendrycks`: spacing, ``\\text{}`` wrappers,
   units, degrees, dollars, percent, choice labels, empty-set and matrix notations) are equal.
+- A decimal number against an irrational constant (``1.41421356237`` against ``\\sqrt{2}``) is wrong: MATH
+  asks for the exact value.
 - Exact numbers (integers, decimals, ``\\frac{a}{b}``, ``a/b``, repeating decimals ``0.\\overline{3}``) compare
   as Fractions, decisively (no tolerance: ``\\frac{1}{2^{98}}`` is not ``\\frac{1}{2^{99}}``).
 - Lists: "or"/"and" between values (``x = 2 \\text{ or } x = -3``, ``1 \\text{ and } 4``, "either 3 or 4") and
@@ -34,7 +36,7 @@ import re
 from fractions import Fraction
 
 from rewards.normalize import hendrycks, unit_of
-from rewards.numeric import fingerprint_differs
+from rewards.numeric import fingerprint_differs, irrational_constant
 from rewards.symbolic import symbolic_allowed
 
 MAX_LIST = 32
@@ -165,6 +167,8 @@ def _one(c: str, g: str) -> bool | None:
         return cb.groups() == gb.groups()
     if ge is not None and not any(ch.isdigit() or ch == "\\" for ch in c):
         return False
+    if ce is not None and "." in c and irrational_constant(g):
+        return False  # a decimal approximation is not the exact irrational answer
     if _WORDY.search(c) and not _WORDY.search(g):  # prose against a formula
         return False
     if c.count("=") == 1 and g.count("=") == 1:

@@ -369,6 +369,16 @@ def fingerprint_differs(candidate: str, gold: str) -> bool | None:
     return False if all(v is True for v in verdicts) else None
 
 
+def irrational_constant(text: str) -> bool:
+    """Whether ``text`` is a constant without variables whose value the reader could not keep rational
+    (``\\sqrt{2}``, ``\\pi``); False when it is rational, has variables, or cannot be read."""
+    try:
+        _, exact, variables, _ = _evaluate(_tokens(text), 0)
+    except (_GiveUp, RecursionError, ValueError, ZeroDivisionError, OverflowError, TypeError):
+        return False
+    return not exact and not variables
+
+
 def _agree_one(a: str, b: str) -> bool:
     if a == b:
         return True

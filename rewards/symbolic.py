@@ -11,9 +11,10 @@ off here: the caller (``rewards.limits``) enforces a hard per-item limit by kill
 :func:`symbolic_allowed` is the cheap gate run before any parse, one linear scan each: candidates longer than
 :data:`MAX_SYMBOLIC_CHARS`, brackets of any kind (``(``, ``[``, ``{``, so ``\\left(`` too) nested deeper than
 :data:`MAX_BRACE_DEPTH`, factorial chains (``9!!``, ``5!!!!!!``: sympy would compute the tower of factorials),
-a factorial of anything but a literal of at most three digits or a bracket without powers, factorials and
-big literals (``(10^{100})!``, ``(100!)!``), binomials whose arguments hold a power, a factorial or a literal
-over four digits (``\\binom{10^9}{10^5}``), exponent towers
+a factorial of anything but a literal of at most three digits or a bracket without powers, products,
+factorials and big literals (``(10^{100})!``, ``(100!)!``, ``(931\\cdot370)!``), more than 12 ``|`` bars,
+binomials whose arguments hold a power, a product, a factorial or a literal over four digits
+(``\\binom{10^9}{10^5}``), exponent towers
 (``9^{9^{9}}``, ``9^9^9``), unbalanced braces, characters that never occur in a math answer
 (``# @ ? ; " ' ` ``, an unescaped ``$``, ``&`` outside matrices), malformed text (unpaired brackets, odd ``|``, a
 leading/trailing operator), exponents over four digits, factorials of numbers over three digits,
@@ -32,7 +33,8 @@ MAX_BRACE_DEPTH = 12
 MAX_DIGITS = 40
 _BIG_FACTORIAL = re.compile(r"\d{4,}\s*\}?\s*!|\\(?:Gamma|factorial)|!\s*!")
 _BINOM = re.compile(r"\\[dt]?binom|\\choose|\\binom")
-_BIG_ARGUMENT = re.compile(r"\^|!|\d{5,}|\\(?:binom|dbinom|tbinom|choose|Gamma)")
+_BIG_ARGUMENT = re.compile(r"\^|!|\d{5,}|\*|\\(?:binom|dbinom|tbinom|choose|Gamma|cdot|times)")
+MAX_BARS = 12
 _BIG_EXPONENT = re.compile(r"\^\s*\{?\s*[-+]?\d{5,}")
 _LONG_DIGITS = re.compile(r"\d{" + str(MAX_DIGITS + 1) + ",}")
 _NOT_MATH = re.compile(r"[#@?;\"'`]|(?<!\\)\$")
@@ -161,7 +163,7 @@ def symbolic_allowed(text: str) -> bool:
             depth -= 1
             if depth < 0:
                 return False
-    if depth != 0 or deepest > MAX_BRACE_DEPTH or _nesting_depth(text) > MAX_BRACE_DEPTH:
+    if depth != 0 or deepest > MAX_BRACE_DEPTH or _nesting_depth(text) > MAX_BRACE_DEPTH or text.count("|") > MAX_BARS:
         return False
     if _NOT_MATH.search(text) or ("&" in text and "matrix" not in text) or _malformed(text):
         return False
