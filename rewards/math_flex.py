@@ -20,8 +20,10 @@ What a completion commits to (:func:`final_answer`). Committed answers are, in t
 All committed answers must be the same answer (compared with the in-process rules of
 :mod:`rewards.equivalence`, or agreeing at the fingerprint's test points), so ``\\boxed{\\frac34}`` then
 ``\\boxed{0.75}`` is one answer, while ``\\boxed{18}`` then ``#### 19`` (or "The answer is 19") are two: a later
-marker does not override an earlier one, two different commitments are a hedge and score 0. The final
-answer is the last committed one. Without any, the answer is the content of the last math span, else the
+marker does not override an earlier one, two different commitments are a hedge and score 0, except where
+the gold is a list: there the distinct committed values together are the answer list ("the solutions are
+``\\boxed{5}`` and ``\\boxed{-5}``" answers ``5, -5``, and still fails ``5``). The final answer is the last
+committed one. Without any, the answer is the content of the last math span, else the
 whole output (at most 1000 characters; longer text cannot be a single answer).
 Inside X, several math spans keep the words between them (``$3$ or $4$`` -> ``3 or 4``), so "or"/"and"/commas
 make a list (see :mod:`rewards.equivalence`): a list offered where the gold is one value is a hedge and scores
@@ -40,7 +42,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rewards.equivalence import mixed_numbers, quick_match
+from rewards.equivalence import listify, mixed_numbers, quick_match
 from rewards.extract import boxed_all, last_boxed
 from rewards.limits import DEFAULT_TIMEOUT, run_limited
 from rewards.normalize import UNICODE_TO_TEX, minerva, minerva_candidates
@@ -149,7 +151,7 @@ def same_answer(a: str, b: str) -> bool:
     return fingerprint_agrees(mixed_numbers(a), mixed_numbers(b))
 
 
-def final_answer(text: str) -> str | None:
+def final_answer(text: str, gold_is_list: bool = False) -> str | None:
     """The one answer ``text`` commits to, or None when it has none or hedges (rule in the docstring)."""
     found, negated = commitments(text)
     if negated and not found:
@@ -159,7 +161,13 @@ def final_answer(text: str) -> str | None:
             return None
         last = found[-1]
         if any(not same_answer(x, last) for x in found[:-1]):
-            return None
+            if not gold_is_list:
+                return None
+            distinct: list[str] = []
+            for x in found:
+                if not any(same_answer(x, y) for y in distinct):
+                    distinct.append(x)
+            return ", ".join(distinct)  # "the solutions are \boxed{5} and \boxed{-5}" answers a list question
         return last
     last = text.rfind("$")
     if last > 0:
@@ -174,7 +182,7 @@ def prepare(completion: str, ground_truth: str) -> tuple[bool | None, str, str]:
     if not isinstance(completion, str) or not isinstance(ground_truth, str):
         return False, "", ""
     gold = gold_answer(ground_truth)
-    answer = final_answer(completion)
+    answer = final_answer(completion, gold_is_list=listify(gold, thousands=True) is not None)
     if answer is None or not gold or len(answer) > MAX_ANSWER_CHARS:
         return False, "", gold
     answer = answer.strip()

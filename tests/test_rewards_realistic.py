@@ -80,6 +80,8 @@ def test_gsm8k_commitment_rules(completion, gold, expected):
         ("The answer is not $\\frac12$, it is $\\frac34$.", "\\frac{3}{4}", True),
         ("The answer is correct: we get $7$.", "7", True),  # prose after "answer is" is not a commitment
         ("\\boxed{7}\n#### 8", "8", False),
+        ("The solutions are \\boxed{5} and \\boxed{-5}.", "5, -5", True),  # distinct boxes answer a list gold
+        ("The solutions are \\boxed{5} and \\boxed{-5}.", "5", False),  # ... and hedge against one value
         # mixed numbers
         ("\\boxed{137.5}", "137 \\frac{1}{2}", True),
         ("\\boxed{68.5}", "137 \\frac{1}{2}", False),
