@@ -145,6 +145,46 @@ def _hendrycks(answer: str, thousands: bool) -> str:
 
 
 _UNIT_CANON = (("inches", "inch"), ("feet", "foot"), ("\u00b2", "^2"), ("\u00b3", "^3"))
+_UNIT_NAMES = {
+    "centimeter": "cm",
+    "centimetre": "cm",
+    "millimeter": "mm",
+    "millimetre": "mm",
+    "meter": "m",
+    "metre": "m",
+    "kilometer": "km",
+    "kilometre": "km",
+    "ft": "foot",
+    "in": "inch",
+    "mi": "mile",
+    "yd": "yard",
+    "sec": "second",
+    "min": "minute",
+    "hr": "hour",
+    "deg": "degree",
+}
+KNOWN_UNITS = frozenset(
+    {
+        "cm",
+        "mm",
+        "m",
+        "km",
+        "inch",
+        "foot",
+        "mile",
+        "yard",
+        "unit",
+        "second",
+        "minute",
+        "hour",
+        "day",
+        "week",
+        "year",
+        "degree",
+        "dollar",
+        "cent",
+    }
+)
 
 
 def unit_of(answer: str) -> str | None:
@@ -165,6 +205,9 @@ def unit_of(answer: str) -> str | None:
             unit = unit[len(word) :] + power
     base, _, power = unit.partition("^")
     base = base[:-1] if base.endswith("s") and len(base) > 2 else base
+    base = _UNIT_NAMES.get(base, base)
+    if base not in KNOWN_UNITS:
+        return None  # only units we can name canonically are compared; anything else is a wrapper
     return base + ("^" + power if power else "")
 
 

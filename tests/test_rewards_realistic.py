@@ -105,6 +105,7 @@ def test_gsm8k_commitment_rules(completion, gold, expected):
         ("\\boxed{24 \\text{ cm}^2}", "24", True),
         ("\\boxed{24\\text{ square units}}", "24 \\text{ units}^2", True),
         ("\\boxed{24 \\text{ cm}^3}", "24 \\text{ cm}^2", False),  # two named units must agree
+        ("\\boxed{5 \\text{ centimeters}}", "5\\text{ cm}", True),  # ... in canonical form
         ("\\boxed{\\text{5}}", "5", True),
         ("\\boxed{5\\,\\quad}", "5", True),
         # notations of one object
