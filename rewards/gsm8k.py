@@ -5,9 +5,10 @@ Rule for ``verify(completion, ground_truth)``:
 Gold: a number (``"18"``, ``"-3"``, ``"1,450,000"``, ``"$18.00"``) or a full GSM8K answer, whose gold is
 the number after its last ``####``.
 
-Committed answers, from every marker in the text: ``#### N``, "... answer is N" or an "Answer: N" line
-(any case; Tülu 8-shot, Minerva and Llama ``The final answer is: $\\boxed{18}$`` lines), and every non-empty
-``\\boxed{}``. A marker's segment runs from the marker to the end of its line (leading spaces, ``:`` and ``**``
+Committed answers, from every marker in the text: ``#### N`` (not a Markdown heading ``#### Step 1``),
+"... answer is N" or an "Answer: N" line (any case; Tülu 8-shot, Minerva and Llama
+``The final answer is: $\\boxed{18}$`` lines), and every non-empty ``\\boxed{}``. A marker's segment runs
+from the marker to the end of its line (leading spaces, ``:`` and ``**``
 skipped); when it has an ``=`` outside parentheses only the text after the last such ``=`` counts (``The answer
 is 5 - 3 = 2`` -> 2), and the answer is the segment's first number not negated: "not 5" is never an answer,
 "not 5, it is 6" commits to 6, and a parenthetical after the number is an aside (``18 (= 6 × 3)`` -> 18).
@@ -31,6 +32,7 @@ from decimal import Decimal
 from rewards.extract import NUMBER_RE, boxed_all, numbers, parse_number, to_decimal
 
 _ANSWER_IS = re.compile(r"answer\s+is\b|^[ \t>#*]*(?:final\s+)?answer\s*\**\s*:", re.IGNORECASE | re.MULTILINE)
+_HEADING = re.compile(r"#*\s*[A-Za-z]{2}")  # "#### Step 1: ..." is a Markdown heading, not an answer
 _LEAD = re.compile(r"[\s:*]*")
 _NOT = re.compile(r"(?:\bnot|n't|\\neq|\u2260)\s*(?:equal\s+to\s+)?(?:\\?\$|\\boxed\{|\()*\s*$", re.IGNORECASE)
 _ALTERNATIVE = re.compile(
@@ -81,7 +83,7 @@ def _segment_value(segment: str) -> tuple[Decimal | None, bool, bool]:
 
 def final_number(text: str) -> Decimal | None:
     """The one number ``text`` commits to, or None (no number, or hedging); rule in the docstring."""
-    segments = text.split("####")[1:] if "####" in text else []
+    segments = [x for x in text.split("####")[1:] if not _HEADING.match(x)] if "####" in text else []
     segments += [text[m.end() : m.end() + 600] for m in _ANSWER_IS.finditer(text)]
     segments += [b for b in boxed_all(text) if b.strip()]
     values: set[Decimal] = set()

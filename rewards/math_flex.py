@@ -16,7 +16,7 @@ What a completion commits to (:func:`final_answer`). Committed answers are, in t
   correct", "the answer is the product of ..."): X with a word of three letters or more (outside TeX commands
   and ``\\text{}``; "and", "either", "both" are connectives) counts only as "number + unit words" (``18 apples``);
   X holding a box is counted with the boxes, X in display math (``\\begin{align}``) is derivation;
-- every ``#### X`` line.
+- every ``#### X`` line (a Markdown heading such as ``#### Step 1: ...`` is not one).
 All committed answers must be the same answer (compared with the in-process rules of
 :mod:`rewards.equivalence`, or agreeing at the fingerprint's test points), so ``\\boxed{\\frac34}`` then
 ``\\boxed{0.75}`` is one answer, while ``\\boxed{18}`` then ``#### 19`` (or "The answer is 19") are two: a later
@@ -58,7 +58,7 @@ _ANSWER_IS = re.compile(
 )
 _PROSE = re.compile(r"(?<![\\a-zA-Z{])(?!(?:and|either|both)\b)[a-zA-Z]{3,}")
 _VALUE_THEN_WORDS = re.compile(r"^\s*(-?\s*\$?\d[\d,]*(?:\.\d+)?)\s+[a-zA-Z][a-zA-Z ]{0,40}$")
-_HASHES = re.compile(r"####\s*([^\n]{0,300})")
+_HASHES = re.compile(r"####(?!#)(?![ \t]*[A-Za-z]{2})\s*([^\n]{0,300})")
 _NEGATED = re.compile(r"^not\b\s*(?:\$[^$]{0,200}\$|[^,;$\n]{0,200})\s*(?:[,;]\s*|\s+but\s+)?", re.IGNORECASE)
 _INSTEAD = re.compile(r"^(?:but\s+|rather\s+|instead\s+)?(?:it\s+is|it's|it\s+equals)?\s*", re.IGNORECASE)
 _SPAN = re.compile(r"\$\$(.{1,2000}?)\$\$|\$(.{1,2000}?)\$|\\\((.{1,2000}?)\\\)|\\\[(.{1,2000}?)\\\]", re.DOTALL)

@@ -58,6 +58,7 @@ def test_realistic_sets_match_the_hand_labels_in_process():
         ("Put the answer in \\boxed{}.\n\\boxed{18}", "18", True),  # an empty box is not an answer
         ("## Step 1: 6 * 3 = 18\n\nThe final answer is: $\\boxed{18}$", "18", True),  # Llama
         ("**Final Answer:** 18", "18", True),  # an "Answer:" line
+        ("#### Step 1: Eggs\n16 - 3 - 4 = 9\n#### Step 2: Money\n9 * 2 = 18\n#### 18", "18", True),  # headings
         ("She has 3 or 4 apples left.", "4", False),  # no marker: the last number, unless offered as "or"
         ("To answer: she buys 5 pens, so 18 in all.", "18", True),  # "answer:" mid-line is prose, not a marker
     ],
