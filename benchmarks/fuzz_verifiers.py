@@ -193,12 +193,17 @@ def main() -> None:
             owners.append((shape, text))
     in_process = time.perf_counter() - start
     limit_hits = []
-    if jobs:
-        outcomes = run_limited("rewards.symbolic:equivalent", jobs, timeout=args.timeout, default="LIMIT", pool="math")
-        for (shape, text), outcome in zip(owners, outcomes, strict=True):
+    for lo in range(0, len(jobs), 500):  # in chunks, with progress on stderr (the symbolic phase is the long one)
+        outcomes = run_limited(
+            "rewards.symbolic:equivalent", jobs[lo : lo + 500], timeout=args.timeout, default="LIMIT", pool="math"
+        )
+        for (shape, text), outcome in zip(owners[lo : lo + 500], outcomes, strict=True):
             if outcome == "LIMIT":
                 stats[shape]["at_limit"] += 1
                 limit_hits.append((shape, text))
+        print(
+            f"symbolic {min(lo + 500, len(jobs))}/{len(jobs)}, at the limit so far {len(limit_hits)}", file=sys.stderr
+        )
     total = time.perf_counter() - start
 
     print(

@@ -31,9 +31,9 @@ from functools import lru_cache
 MAX_SYMBOLIC_CHARS = 1000
 MAX_BRACE_DEPTH = 12
 MAX_DIGITS = 40
-_BIG_FACTORIAL = re.compile(r"\d{4,}\s*\}?\s*!|\\(?:Gamma|factorial)|!\s*!")
+_BIG_FACTORIAL = re.compile(r"(?<!\d)\d{4,}\s*\}?\s*!|\\(?:Gamma|factorial)|!\s*!")
 _BINOM = re.compile(r"\\[dt]?binom|\\choose|\\binom")
-_BIG_ARGUMENT = re.compile(r"\^|!|\d{5,}|\*|\\(?:binom|dbinom|tbinom|choose|Gamma|cdot|times)")
+_BIG_ARGUMENT = re.compile(r"\^|!|(?<!\d)\d{5,}|\*|\\(?:binom|dbinom|tbinom|choose|Gamma|cdot|times)")
 MAX_BARS = 12
 _BIG_EXPONENT = re.compile(r"\^\s*\{?\s*[-+]?\d{5,}")
 _LONG_DIGITS = re.compile(r"\d{" + str(MAX_DIGITS + 1) + ",}")
