@@ -23,7 +23,9 @@
 - Notations of one object: ``\\emptyset`` only equals the empty set; unions (``\\cup``) compare piece by piece
   in order; an interval or tuple against one with other end brackets is different (``(3, 4]`` is not
   ``[3, 4)``); infinity is never a finite number.
-- An equation matches an equation with the same two sides in either order (``y = 2x+1`` = ``2x+1 = y``).
+- An equation matches an equation with the same two sides in either order (``y = 2x+1`` = ``2x+1 = y``), or
+  whose ``lhs - rhs`` is a nonzero constant multiple of the other's at every test point (``2x + 2y = 4`` =
+  ``x + y - 2 = 0``); a changing ratio proves them different (``5x - 7y + 11z + 4 = 1`` is not ``... = 0``).
 - Words: a word answer against a word compares case-insensitively; numerals in a base (``52_8``) compare
   digits and base; prose (a word of three letters or more) against a formula is wrong.
 - The numeric fingerprint of :mod:`rewards.numeric` (exact rationals, relative float tolerance) proves
@@ -36,7 +38,7 @@ import re
 from fractions import Fraction
 
 from rewards.normalize import hendrycks, unit_of
-from rewards.numeric import fingerprint_differs, irrational_constant
+from rewards.numeric import fingerprint_differs, irrational_constant, proportional
 from rewards.symbolic import symbolic_allowed
 
 MAX_LIST = 32
@@ -171,10 +173,14 @@ def _one(c: str, g: str) -> bool | None:
         return False  # a decimal approximation is not the exact irrational answer
     if _WORDY.search(c) and not _WORDY.search(g):  # prose against a formula
         return False
-    if c.count("=") == 1 and g.count("=") == 1:
+    if c.count("=") == 1 and g.count("=") == 1 and not any(ch in c + g for ch in "<>"):
         (cl, cr), (gl, gr) = c.split("="), g.split("=")
         if (cl, cr) == (gl, gr) or (cl, cr) == (gr, gl):
             return True
+        if all((cl, cr, gl, gr)) and symbolic_allowed(c) and symbolic_allowed(g):
+            same = proportional(f"{cl}-({cr})", f"{gl}-({gr})")
+            if same is not None:
+                return same
     if symbolic_allowed(c) and symbolic_allowed(g):
         differs = fingerprint_differs(c, g)
         if differs is not None:

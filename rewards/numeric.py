@@ -419,3 +419,28 @@ def fingerprint_agrees(a: str, b: str) -> bool:
             remaining.remove(match)
         return True
     return all(_agree_one(x, y) for x, y in zip(parts_a, parts_b, strict=True))
+
+
+def proportional(a: str, b: str) -> bool | None:
+    """For two equations given as ``lhs - rhs`` texts: True when one is a nonzero constant multiple of the
+    other at every test point (the same equation, scaled or written the other way round), False when the
+    ratio changes or exactly one side vanishes, None when the reader cannot evaluate them exactly."""
+    try:
+        ta, tb = _tokens(a), _tokens(b)
+        ratio = None
+        for point in range(len(_SEEDS)):
+            va, exact_a, _, _ = _evaluate(ta, point)
+            vb, exact_b, _, _ = _evaluate(tb, point)
+            if not (exact_a and exact_b and isinstance(va, Fraction) and isinstance(vb, Fraction)):
+                return None
+            if (va == 0) != (vb == 0):
+                return False
+            if va == 0:
+                continue
+            if ratio is None:
+                ratio = va / vb
+            elif va / vb != ratio:
+                return False
+        return True if ratio is not None else None
+    except (_GiveUp, RecursionError, ValueError, ZeroDivisionError, OverflowError, TypeError):
+        return None

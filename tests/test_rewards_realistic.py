@@ -113,6 +113,8 @@ def test_gsm8k_commitment_rules(completion, gold, expected):
         ("\\boxed{\\varnothing}", "\\emptyset", True),
         ("\\boxed{\\{0\\}}", "\\emptyset", False),
         ("\\boxed{2x + 1 = y}", "y = 2x + 1", True),
+        ("\\boxed{2x + 2y = 4}", "x + y - 2 = 0", True),  # the same equation, scaled
+        ("\\boxed{5x - 7y + 11z + 4 = 1}", "5x - 7y + 11z + 4 = 0", False),  # reached the hard limit before
         ("\\boxed{\\textbf{(C)}}", "\\text{(C)}", True),
         ("\\boxed{0.\\overline{36}}", "\\frac{4}{11}", True),
         ("\\boxed{0.1\\overline{6}}", "\\frac{1}{6}", True),
