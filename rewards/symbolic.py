@@ -10,7 +10,8 @@ off here: the caller (``rewards.limits``) enforces a hard per-item limit by kill
 
 :func:`symbolic_allowed` is the cheap gate run before any parse, one linear scan each: candidates longer than
 :data:`MAX_SYMBOLIC_CHARS`, brackets of any kind (``(``, ``[``, ``{``, so ``\\left(`` too) nested deeper than
-:data:`MAX_BRACE_DEPTH`, factorial chains (``9!!``, ``5!!!!!!``: sympy would compute the tower of factorials),
+:data:`MAX_BRACE_DEPTH`, factorial chains (``9!!``, ``5!!!!!!``: sympy would compute the tower of factorials), a factorial in an
+exponent (``9^{67!}``, ``9^67!``),
 a factorial of anything but a literal of at most three digits or a bracket without powers, products,
 factorials and big literals (``(10^{100})!``, ``(100!)!``, ``(931\\cdot370)!``), more than 12 ``|`` bars,
 binomials whose arguments hold a power, a product, a factorial or a literal over four digits
@@ -31,7 +32,7 @@ from functools import lru_cache
 MAX_SYMBOLIC_CHARS = 1000
 MAX_BRACE_DEPTH = 12
 MAX_DIGITS = 40
-_BIG_FACTORIAL = re.compile(r"(?<!\d)\d{4,}\s*\}?\s*!|\\(?:Gamma|factorial)|!\s*!")
+_BIG_FACTORIAL = re.compile(r"(?<!\d)\d{4,}\s*\}?\s*!|\\(?:Gamma|factorial)|!\s*!|\^\s*\d+\s*!|\^\s*\{[^{}]{0,200}!")
 _BINOM = re.compile(r"\\[dt]?binom|\\choose|\\binom")
 _BIG_ARGUMENT = re.compile(r"\^|!|(?<!\d)\d{5,}|\*|\\(?:binom|dbinom|tbinom|choose|Gamma|cdot|times)")
 MAX_BARS = 12
