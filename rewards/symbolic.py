@@ -10,8 +10,8 @@ off here: the caller (``rewards.limits``) enforces a hard per-item limit by kill
 
 :func:`symbolic_allowed` is the cheap gate run before any parse, one linear scan each: candidates longer than
 :data:`MAX_SYMBOLIC_CHARS`, brackets of any kind (``(``, ``[``, ``{``, so ``\\left(`` too) nested deeper than
-:data:`MAX_BRACE_DEPTH`, factorial chains (``9!!``, ``5!!!!!!``: sympy would compute the tower of factorials), a factorial in an
-exponent (``9^{67!}``, ``9^67!``),
+:data:`MAX_BRACE_DEPTH`, factorial chains (``9!!``, ``5!!!!!!``: sympy would compute the tower of factorials),
+a factorial in an exponent (``9^{67!}``, ``9^67!``),
 a factorial of anything but a literal of at most three digits or a bracket without powers, products,
 factorials and big literals (``(10^{100})!``, ``(100!)!``, ``(931\\cdot370)!``), more than 12 ``|`` bars,
 binomials whose arguments hold a power, a product, a factorial or a literal over four digits
