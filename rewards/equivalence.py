@@ -54,6 +54,7 @@ _CONNECTIVE = re.compile(
     r"(?![a-zA-Z]))\s*"
 )
 _EITHER = re.compile(r"(?<![a-zA-Z\\])(?:either|both)(?![a-zA-Z])\s*|\\text\{\s*(?:either|both)\s*\}")
+_ZERO_DENOMINATOR = re.compile(r"^-?(?:\\frac\{-?\d+\}\{-?0+\}|\d+/0+)$")
 _WORD = re.compile(r"^[A-Za-z][A-Za-z ]*$")
 _WORDY = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
 _BASE = re.compile(r"^(-?[0-9A-Za-z.]+)_\{?(\d+)\}?$")
@@ -162,6 +163,8 @@ def _one(c: str, g: str) -> bool | None:
     ce, ge = exact(c), exact(g)
     if ce is not None and ge is not None:
         return ce == ge
+    if (ce is None) != (ge is None) and _ZERO_DENOMINATOR.match(c if ce is None else g):
+        return False  # a fraction over zero is undefined, never a number
     if _WORD.match(g) and _WORD.match(c):
         return g.replace(" ", "").lower() == c.replace(" ", "").lower()
     cb, gb = _BASE.match(c), _BASE.match(g)
