@@ -84,7 +84,7 @@ def boxed_all(text: str) -> list[str]:
             found.append(text[i + 1 : end - 1])
             pos = end
         else:
-            token = re.match(r"[^\s$]+", text[i:i + 200]) if match.group(0) == "\\boxed" and i > match.end() else None
+            token = re.match(r"[^\s$]+", text[i : i + 200]) if match.group(0) == "\\boxed" and i > match.end() else None
             if token:
                 found.append(token.group(0))
             pos = match.end()

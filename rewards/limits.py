@@ -11,8 +11,12 @@ worker, ``multiprocessing.Pool`` timeouts leave the stuck worker running, math-v
 SIGALRM-based (main thread only), and multiprocessing's spawn/forkserver workers re-import the
 caller's ``__main__`` script (a training script without a ``__main__`` guard would start itself
 again). So workers are plain ``python -m rewards._worker`` subprocesses that talk pickled messages
-over their stdin/stdout; they import sympy/math-verify/IFEval once at start (and run each preloaded
-module's ``worker_warmup()``), before they report ready, so no item pays for imports.
+over their stdin/stdout; they import their pool's modules once at start (:data:`POOL_PRELOAD`: math-verify for
+``"math"``, IFEval for ``"ifeval"``) and run each preloaded module's ``worker_warmup()``, before they report
+ready, so no item pays for imports.
+
+Independence: each verifier has its own named pool (:func:`get_pool`), with its own lock and workers, so
+a call of one verifier never waits for another's batch, nor for the kill and restart of its overdue item.
 
 Work is batched: each worker gets a contiguous chunk of items in one message and streams back one
 result per item, so the parent knows when each item started (when the previous result arrived) and
@@ -42,7 +46,6 @@ STARTUP_TIMEOUT = 120.0
 MAX_FAILED_STARTS = 3
 """Consecutive workers that die before reporting ready before a call gives up (all items default)."""
 
-PRELOAD = ("math_verify", "rewards.symbolic", "rewards.ifeval")
 _functions: dict[str, Callable[..., Any]] = {}
 
 
@@ -75,7 +78,10 @@ class _Worker:
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rewards._worker", *preload],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            close_fds=True,
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self.send_conn = Connection(os.dup(self.process.stdin.fileno()), readable=False)
@@ -121,7 +127,7 @@ class _Lane:
 class TimeLimitedPool:
     """A small pool of killable worker processes; see the module docstring for the rule."""
 
-    def __init__(self, workers: int | None = None, preload: Sequence[str] = PRELOAD) -> None:
+    def __init__(self, workers: int | None = None, preload: Sequence[str] = ()) -> None:
         self.size = workers or max(1, min(4, os.cpu_count() or 1))
         self.preload = tuple(preload)
         self.kills = 0
@@ -147,8 +153,9 @@ class TimeLimitedPool:
             return worker.born + STARTUP_TIMEOUT
         return lane.started + timeout
 
-    def map(self, func_path: str, items: Sequence[tuple], timeout: float = DEFAULT_TIMEOUT,
-            default: Any = None) -> list[Any]:
+    def map(
+        self, func_path: str, items: Sequence[tuple], timeout: float = DEFAULT_TIMEOUT, default: Any = None
+    ) -> list[Any]:
         """Run ``func(*args)`` for every ``args`` in ``items``; overdue or failed items give ``default``."""
         results: list[Any] = [default] * len(items)
         if not items:
@@ -197,8 +204,9 @@ class TimeLimitedPool:
             self._replace(index).send_conn.send((func_path, timeout, chunk))
         lane.started = time.monotonic()
 
-    def _give_up_current(self, index: int, lanes: dict[int, _Lane], func_path: str, timeout: float,
-                         items: Sequence[tuple]) -> None:
+    def _give_up_current(
+        self, index: int, lanes: dict[int, _Lane], func_path: str, timeout: float, items: Sequence[tuple]
+    ) -> None:
         """Kill the lane's worker; its running item keeps the default; resend the rest of its chunk."""
         self.kills += 1
         lane = lanes[index]
@@ -223,28 +231,43 @@ class TimeLimitedPool:
             self._workers.clear()
 
 
-_pool: TimeLimitedPool | None = None
-_pool_pid: int | None = None
+POOL_PRELOAD: dict[str, tuple[str, ...]] = {
+    "math": ("math_verify", "rewards.symbolic"),
+    "ifeval": ("rewards.ifeval", "rewards.registry"),
+}
+"""Modules each named pool's workers import before they report ready; other pools preload nothing."""
+
+_pools: dict[str, TimeLimitedPool] = {}
+_pools_pid: int | None = None
 _pool_lock = threading.Lock()
 
 
-def get_pool() -> TimeLimitedPool:
-    """The process-wide pool, created lazily; a forked child gets its own fresh pool."""
-    global _pool, _pool_pid
+def get_pool(name: str = "default") -> TimeLimitedPool:
+    """The process-wide pool called ``name``, created lazily; a forked child gets fresh pools.
+
+    Each verifier uses its own pool (``"math"``, ``"ifeval"``, one per plug-in path), each with its own lock
+    and workers, so a call never waits on another verifier's batch or on the kill of its overdue item.
+    """
+    global _pools_pid
     with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():
-            _pool = TimeLimitedPool()
-            _pool_pid = os.getpid()
-        return _pool
+        if _pools_pid != os.getpid():
+            _pools.clear()
+            _pools_pid = os.getpid()
+        pool = _pools.get(name)
+        if pool is None:
+            pool = _pools[name] = TimeLimitedPool(preload=POOL_PRELOAD.get(name, ()))
+        return pool
 
 
-def run_limited(func_path: str, items: Sequence[tuple], timeout: float = DEFAULT_TIMEOUT,
-                default: Any = None) -> list[Any]:
-    """Run ``func_path`` on each argument tuple in the shared pool under a hard per-item limit."""
-    return get_pool().map(func_path, items, timeout=timeout, default=default)
+def run_limited(
+    func_path: str, items: Sequence[tuple], timeout: float = DEFAULT_TIMEOUT, default: Any = None, pool: str = "default"
+) -> list[Any]:
+    """Run ``func_path`` on each argument tuple in the pool ``pool`` under a hard per-item limit."""
+    return get_pool(pool).map(func_path, items, timeout=timeout, default=default)
 
 
 @atexit.register
 def _shutdown() -> None:
-    if _pool is not None and _pool_pid == os.getpid():
-        _pool.close()
+    if _pools_pid == os.getpid():
+        for pool in list(_pools.values()):
+            pool.close()

@@ -5,51 +5,67 @@ Rule for ``verify(completion, ground_truth)``:
 Gold: ``ground_truth`` itself (MATH-500 ``answer``), or, when it contains ``\\boxed{}``, its last boxed
 group (the MATH 5000-problem ``solution`` field).
 
-One final answer per completion, taken from the first source that has one:
-1. ``\\boxed{...}``/``\\fbox{...}`` groups (brace counting): the last one is the answer, and all boxed groups
-   must normalize to the same string, otherwise the completion hedges and scores False;
-2. Minerva lines "Final Answer: The final answer is X. I hope it is correct." (same agreement rule),
-   X cleaned with :func:`rewards.normalize.minerva`;
-3. the text between the last two ``$``;
-4. the whole output (only when at most 1000 characters; longer text cannot be a single answer).
-An answer that offers alternatives with the word "or" is hedging and scores False unless the gold
-itself contains "or".
+What a completion commits to (:func:`final_answer`). Committed answers are, in text order:
+- every non-empty ``\\boxed{...}``/``\\fbox{...}`` group (brace counting); an empty ``\\boxed{}`` (copied from
+  the instruction "put your answer in \\boxed{}") is not an answer;
+- every Minerva line "Final Answer: The final answer is X. I hope it is correct.";
+- every "The (final) answer is X" sentence and "Answer: X" line (Tülu 8-shot, Llama ``The final answer is:
+  $\\boxed{18}$``); X is the math span (``$..$``, ``\\(..\\)``, ``\\[..\\]``) that opens it, else the text to the
+  end of the sentence, without a trailing parenthetical aside (``18 (= 6 × 3)`` -> 18); "not X" commits to
+  nothing, and "not X, it is Y" / "not X but Y" commits to Y. Prose is not a commitment ("the answer is
+  correct", "the answer is the product of ..."): X with a word of three letters or more (outside TeX commands
+  and ``\\text{}``; "and", "either", "both" are connectives) counts only as "number + unit words" (``18 apples``);
+  X holding a box is counted with the boxes, X in display math (``\\begin{align}``) is derivation;
+- every ``#### X`` line (a Markdown heading such as ``#### Step 1: ...`` is not one).
+All committed answers must be the same answer (compared with the in-process rules of
+:mod:`rewards.equivalence`, or agreeing at the fingerprint's test points), so ``\\boxed{\\frac34}`` then
+``\\boxed{0.75}`` is one answer, while ``\\boxed{18}`` then ``#### 19`` (or "The answer is 19") are two: a later
+marker does not override an earlier one, two different commitments are a hedge and score 0, except where
+the gold is a list: there the distinct committed values together are the answer list ("the solutions are
+``\\boxed{5}`` and ``\\boxed{-5}``" answers ``5, -5``, and still fails ``5``). The final answer is the last
+committed one. Without any, the answer is the content of the last math span, else the
+whole output (at most 1000 characters; longer text cannot be a single answer).
+Inside X, several math spans keep the words between them (``$3$ or $4$`` -> ``3 or 4``), so "or"/"and"/commas
+make a list (see :mod:`rewards.equivalence`): a list offered where the gold is one value is a hedge and scores
+0, and a solution set such as ``x = 2 \\text{ or } x = -3`` matches the gold list ``-3, 2``.
 
-The answer is correct when any of these holds (cheapest first, all but the last in-process):
-- the Hendrycks-normalized strings are equal (:func:`rewards.normalize.hendrycks`);
-- both are exact numbers (integers, decimals, ``\\frac{a}{b}``, ``a/b``), compared as Fractions; this
-  check is decisive, as is the same check on unordered comma lists (``1, 2`` == ``2, 1``), a word
-  answer (``\\text{east}``) against a word, and numerals in a base (``52_8`` != ``52_9``);
-- a candidate with a word (three letters or more that are not a TeX command) against a gold without
-  one is wrong (prose against a formula);
-- the numeric fingerprint of :mod:`rewards.numeric` (values at fixed rational points) proves the two
-  different, or proves two constants equal as exact rationals;
-- otherwise math-verify symbolic equality (:mod:`rewards.symbolic`) in a worker process under a hard
-  per-item time limit; inputs refused by :func:`rewards.symbolic.symbolic_allowed` (power towers, huge
-  factorials, > 1000 characters, ...) and items that run out of time score False.
-Sets of roots are unordered; ordered pairs and intervals are ordered; ``\\text{}``, ``\\left``/``\\right``,
-``\\!``, degrees, dollars and percent are noise.
+Equivalence (:func:`rewards.equivalence.quick_match`, in-process, rules in that module's docstring), then
+math-verify symbolic equality (:mod:`rewards.symbolic`) in a worker process of the ``"math"`` pool under a hard
+per-item time limit; inputs refused by :func:`rewards.symbolic.symbolic_allowed` (power towers, factorial
+chains, factorials and binomials of huge arguments, brackets of any kind nested deeper than 12, > 1000
+characters, ...) and items that run out of time score False. Sets of roots are unordered; ordered pairs and
+intervals are ordered. No model text is ever evaluated as code (no eval, no sympify).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from fractions import Fraction
 
+from rewards.equivalence import listify, mixed_numbers, quick_match
 from rewards.extract import boxed_all, last_boxed
 from rewards.limits import DEFAULT_TIMEOUT, run_limited
-from rewards.normalize import UNICODE_TO_TEX, hendrycks, minerva, minerva_candidates
-from rewards.numeric import fingerprint_differs
+from rewards.normalize import UNICODE_TO_TEX, minerva, minerva_candidates
+from rewards.numeric import fingerprint_agrees
 from rewards.symbolic import symbolic_allowed
 
 MAX_WHOLE_OUTPUT = 1000
-MAX_ANSWER_CHARS = 5000
-_HEDGE_OR = re.compile(r"(?:\\text\{\s*or\s*\}|\bor\b)")
-_EXACT = re.compile(r"^(-?)(?:(\d+(?:\.\d+)?)|\\frac\{(-?\d+)\}\{(-?\d+)\}|(\d+)/(\d+))$")
-_WORD = re.compile(r"^[A-Za-z][A-Za-z ]*$")
-_WORDY = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
-_BASE = re.compile(r"^(-?[0-9A-Za-z.]+)_\{?(\d+)\}?$")
+MAX_ANSWER_CHARS = 1500
+MAX_COMMITMENTS = 16
+_ANSWER_IS = re.compile(
+    r"(?:\bthe\s+(?:final\s+)?|\bfinal\s+)answer\s+is\b\s*\**\s*:?\s*|^[ \t>#*]*(?:final\s+)?answer\s*\**\s*:\s*\**\s*",
+    re.IGNORECASE | re.MULTILINE,
+)
+_PROSE = re.compile(r"(?<![\\a-zA-Z{])(?!(?:and|either|both)\b)[a-zA-Z]{3,}")
+_VALUE_THEN_WORDS = re.compile(r"^\s*(-?\s*\$?\d[\d,]*(?:\.\d+)?)\s+[a-zA-Z][a-zA-Z ]{0,40}$")
+_HASHES = re.compile(r"####(?!#)(?![ \t]*[A-Za-z]{2})\s*([^\n]{0,300})")
+_NEGATED = re.compile(r"^not\b\s*(?:\$[^$]{0,200}\$|[^,;$\n]{0,200})\s*(?:[,;]\s*|\s+but\s+)?", re.IGNORECASE)
+_INSTEAD = re.compile(r"^(?:but\s+|rather\s+|instead\s+)?(?:it\s+is|it's|it\s+equals)?\s*", re.IGNORECASE)
+_SPAN = re.compile(r"\$\$(.{1,2000}?)\$\$|\$(.{1,2000}?)\$|\\\((.{1,2000}?)\\\)|\\\[(.{1,2000}?)\\\]", re.DOTALL)
+_ASIDE = re.compile(r"(?<=[\w}$])\s+\([^()]{0,200}\)$")
+_TEXT_ARG = re.compile(r"\\(?:text|textbf|mathrm|mbox)\s*\{[^{}]*\}")
+_SENTENCE_END = re.compile(r"\.(?:\s|$)|\n|$")
+_ALL_SPANS = re.compile(r"\$\$(.{0,2000}?)\$\$|\$(.{0,2000}?)\$|\\\((.{0,2000}?)\\\)|\\\[(.{0,2000}?)\\\]", re.DOTALL)
 
 
 def gold_answer(ground_truth: str) -> str:
@@ -58,19 +74,101 @@ def gold_answer(ground_truth: str) -> str:
     return (boxed if boxed is not None else ground_truth).strip()
 
 
-def final_answer(text: str) -> str | None:
+def _span_text(x: str) -> str:
+    """The answer inside a committed segment: math spans unwrapped, the words between them kept."""
+    spans = list(_ALL_SPANS.finditer(x))
+    if not spans:
+        return x.strip()
+    if len(spans) == 1:
+        m = spans[0]
+        inner = next(g for g in m.groups() if g is not None)
+        return minerva(x[: m.start()] + inner + x[m.end() :]) if x[: m.start()].strip() else inner.strip()
+    out, pos = [], 0
+    for m in spans:
+        out.append(x[pos : m.start()])
+        out.append(next(g for g in m.groups() if g is not None))
+        pos = m.end()
+    out.append(x[pos:])
+    return "".join(out).strip()
+
+
+def _answer_is(text: str) -> tuple[list[str], bool]:
+    """X of every "The answer is X" (rule in the module docstring), and whether one committed only to "not X"."""
+    found, negated_only = [], False
+    for match in _ANSWER_IS.finditer(text):
+        rest = text[match.end() : match.end() + 2000]
+        if _ANSWER_IS.match(rest):
+            continue  # "Final Answer: The final answer is X": the next marker reads X
+        negated = _NEGATED.match(rest)
+        if negated:
+            rest = rest[negated.end() :]
+            if not negated.group(0).rstrip().endswith((",", ";")) and " but " not in negated.group(0):
+                negated_only = True
+                continue  # "the answer is not 5" (and nothing after) commits to nothing
+            rest = rest[_INSTEAD.match(rest).end() :]
+        span = _SPAN.match(rest)
+        if span:
+            x = next(g for g in span.groups() if g is not None)
+        else:
+            x = rest[: _SENTENCE_END.search(rest).start()]
+            if "$" in x or "\\(" in x:
+                x = _span_text(x)
+        x = _ASIDE.sub("", x.strip().rstrip(".").strip())
+        if "\\boxed" in x or "\\fbox" in x or "\\begin{align" in x or "\\end{" in x and "matrix" not in x:
+            continue  # a boxed answer is counted with the boxes; display math is derivation, not an answer
+        if _PROSE.search(_TEXT_ARG.sub("", x)):
+            value = _VALUE_THEN_WORDS.match(x)
+            if value is None:
+                continue  # prose ("the answer is correct", "...is the product of 120 and 24") commits to nothing
+            x = value.group(1)
+        if x and x != "\\boxed{}":
+            found.append(minerva(x) if "=" in x else x)
+    return found, negated_only
+
+
+def commitments(text: str) -> tuple[list[str], bool]:
+    """Every answer ``text`` commits to (boxed, Minerva line, "answer is", ``####``), in source order, and
+    whether an "answer is" marker committed only to a negation."""
+    found = [b for b in boxed_all(text) if b.strip()]
+    found += [minerva(_span_text(x)) if x.count("$") > 2 else minerva(x) for x in minerva_candidates(text)]
+    negated = False
+    if "nswer" in text or "NSWER" in text:
+        said, negated = _answer_is(text)
+        found += said
+    if "####" in text:
+        found += [m.group(1).strip().rstrip(".") for m in _HASHES.finditer(text) if m.group(1).strip()]
+    return [f for f in found if f.strip()], negated
+
+
+def same_answer(a: str, b: str) -> bool:
+    """Two committed answers are one answer: equal in-process, or equal at every fingerprint test point."""
+    if a.strip() == b.strip():
+        return True
+    a, b = a[:MAX_ANSWER_CHARS], b[:MAX_ANSWER_CHARS]
+    verdict = quick_match(a, b)
+    if verdict is not None:
+        return verdict
+    return fingerprint_agrees(mixed_numbers(a), mixed_numbers(b))
+
+
+def final_answer(text: str, gold_is_list: bool = False) -> str | None:
     """The one answer ``text`` commits to, or None when it has none or hedges (rule in the docstring)."""
-    boxed = boxed_all(text)
-    if boxed:
-        if len({hendrycks(b[:MAX_ANSWER_CHARS]) for b in boxed}) > 1:
+    found, negated = commitments(text)
+    if negated and not found:
+        return None
+    if found:
+        if len(found) > MAX_COMMITMENTS:
             return None
-        return boxed[-1]
-    finals = minerva_candidates(text)
-    if finals:
-        cleaned = [minerva(x) for x in finals]
-        if len({hendrycks(x) for x in cleaned}) > 1:
-            return None
-        return cleaned[-1]
+        last = found[-1]
+        if any(not same_answer(x, last) for x in found[:-1]):
+            if not gold_is_list:
+                return None
+            distinct: list[str] = []
+            for x in found:
+                if not any(same_answer(x, y) for y in distinct):
+                    distinct.append(x)
+            return ", ".join(distinct)  # "the solutions are \boxed{5} and \boxed{-5}" answers a list question
+        return last
     last = text.rfind("$")
     if last > 0:
         before = text.rfind("$", 0, last)
@@ -79,96 +177,27 @@ def final_answer(text: str) -> str | None:
     return text if len(text) <= MAX_WHOLE_OUTPUT else None
 
 
-def _exact(normalized: str) -> Fraction | None:
-    match = _EXACT.match(normalized)
-    if match is None:
-        return None
-    sign, number, num, den, snum, sden = match.groups()
-    try:
-        if number is not None:
-            value = Fraction(number)
-        elif num is not None:
-            value = Fraction(int(num), int(den))
-        else:
-            value = Fraction(int(snum), int(sden))
-    except (ZeroDivisionError, ValueError):
-        return None
-    return -value if sign else value
-
-
-def _split_list(normalized: str) -> list[str] | None:
-    """Elements of an unordered answer list: ``1,2`` or ``\\{1,2\\}``; None for anything else."""
-    s = normalized
-    if s.startswith("\\{") and s.endswith("\\}"):
-        s = s[2:-2]
-    elif s[:1] in "([" or "," not in s:
-        return None
-    depth = 0
-    parts, start = [], 0
-    for i, ch in enumerate(s):
-        if ch in "({[":
-            depth += 1
-        elif ch in ")}]":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(s[start:i])
-            start = i + 1
-    parts.append(s[start:])
-    return parts if len(parts) > 1 else None
-
-
-def quick_match(candidate: str, gold: str) -> bool | None:
-    """In-process decision: True/False when decisive, None when symbolic equality must decide."""
-    c, g = hendrycks(candidate), hendrycks(gold)
-    if c == g:
-        return True
-    if not c or not g:
-        return False
-    ce, ge = _exact(c), _exact(g)
-    if ce is not None and ge is not None:
-        return ce == ge
-    gl, cl = _split_list(g), _split_list(c)
-    if gl is not None and cl is not None and len(gl) == len(cl):
-        gv, cv = [_exact(x) for x in gl], [_exact(x) for x in cl]
-        if None not in gv and None not in cv:
-            return sorted(gv) == sorted(cv)  # type: ignore[type-var]
-    if _WORD.match(g) and _WORD.match(c):
-        return g.replace(" ", "").lower() == c.replace(" ", "").lower()
-    cb, gb = _BASE.match(c), _BASE.match(g)
-    if cb and gb:  # numerals in a base: digits and base must both match
-        return cb.groups() == gb.groups()
-    if ge is not None and not any(ch.isdigit() or ch == "\\" for ch in c):
-        return False
-    if _WORDY.search(c) and not _WORDY.search(g):  # prose against a formula
-        return False
-    if symbolic_allowed(c) and symbolic_allowed(g):
-        differs = fingerprint_differs(c, g)
-        if differs is not None:
-            return not differs
-    return None
-
-
 def prepare(completion: str, ground_truth: str) -> tuple[bool | None, str, str]:
     """``(decision, candidate, gold)``; decision None means the pair needs the symbolic check."""
     if not isinstance(completion, str) or not isinstance(ground_truth, str):
         return False, "", ""
     gold = gold_answer(ground_truth)
-    answer = final_answer(completion)
+    answer = final_answer(completion, gold_is_list=listify(gold, thousands=True) is not None)
     if answer is None or not gold or len(answer) > MAX_ANSWER_CHARS:
         return False, "", gold
     answer = answer.strip()
     if not answer.isascii():
         answer = answer.translate(UNICODE_TO_TEX)
-    if _HEDGE_OR.search(answer) and not _HEDGE_OR.search(gold):
-        return False, answer, gold
     decision = quick_match(answer, gold)
+    answer, gold = mixed_numbers(answer), mixed_numbers(gold)
     if decision is None and not (symbolic_allowed(answer) and symbolic_allowed(gold)):
         decision = False
     return decision, answer, gold
 
 
-def verify_batch(completions: Sequence[str], ground_truths: Sequence[str],
-                 timeout: float = DEFAULT_TIMEOUT) -> list[bool]:
+def verify_batch(
+    completions: Sequence[str], ground_truths: Sequence[str], timeout: float = DEFAULT_TIMEOUT
+) -> list[bool]:
     """Verify many pairs: in-process checks first, the rest in one batch to the time-limited pool."""
     results: list[bool] = []
     pending: list[int] = []
@@ -183,7 +212,7 @@ def verify_batch(completions: Sequence[str], ground_truths: Sequence[str],
             pending.append(i)
             jobs.append((answer, gold))
     if jobs:
-        outcomes = run_limited("rewards.symbolic:equivalent", jobs, timeout=timeout, default=False)
+        outcomes = run_limited("rewards.symbolic:equivalent", jobs, timeout=timeout, default=False, pool="math")
         for i, outcome in zip(pending, outcomes, strict=True):
             results[i] = outcome is True
     return results

@@ -9,12 +9,19 @@ objects): numbers, ``+ - * / ^``, ``\\cdot``, ``\\times``, ``\\div``, implicit p
 ``() [] {}``, and ``\\sin \\cos \\tan \\ln \\log \\exp`` of a bracketed argument. Anything else makes the
 reader give up (None), and the caller falls back to the symbolic check.
 
-Rule of :func:`fingerprint_differs`: both strings are evaluated at two fixed assignments of their
+Rule of :func:`fingerprint_differs`: both strings are evaluated at three fixed assignments of their
 variables (rational points). Rational arithmetic stays exact (``Fraction``); anything irrational
 switches to complex floats. The answers are *different* when some value differs exactly (both
-rational) or by more than ``1e-9`` relative (floats whose magnitudes stayed below 1e8, so rounding
-cannot explain the gap). They are *equal* (True returned as "not different") only when both have no
-variables and evaluate to the same exact rational. Otherwise the answer is None (undecided).
+rational) or by more than ``1e-9`` relative (floats whose magnitudes stayed below 1e30, so rounding
+cannot explain the gap). The tolerance is relative to the values themselves, so tiny values stay apart
+(``\\frac{\\pi}{2^{98}}`` is not ``\\frac{\\pi}{2^{99}}``); only where a sum, difference or function argument
+was larger than the result can cancellation explain a gap, so the gap must also exceed ``1e-12`` of that
+magnitude. Integer powers of rationals stay exact up to exponent 1000 while the result has at most 700
+bits. They are *equal* (False returned: "not different") when, at all three test points
+(one negative, so ``\\sqrt{x^2}`` is not ``x``), both evaluate to the same exact rational, or, when neither
+side has a decimal literal (so ``1.41421356237`` is never proven equal to ``\\sqrt2``), to floats within
+``1e-12`` relative; a nonzero rational function of small degree vanishing at three fixed irregular
+rational points by chance is not a realistic answer. Otherwise the answer is None (undecided).
 Comma lists inside ``()``/``[]`` are compared element by element (same brackets required), bare comma
 lists and ``\\{...\\}`` as multisets.
 """
@@ -28,12 +35,13 @@ from fractions import Fraction
 Value = Fraction | complex
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|\\[a-zA-Z]+|\\[{}]|[a-zA-Z]|[-+*/^()\[\]{}!|,]")
 _COMMANDS = ("frac", "sqrt", "pi", "cdot", "times", "div", "sin", "cos", "tan", "ln", "log", "exp")
-_FUNCS = {"sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "ln": cmath.log, "log": cmath.log,
-          "exp": cmath.exp}
-_MAX_MAGNITUDE = 1e8
-_MAX_EXPONENT = 64
-_POINTS = ({}, {})  # filled lazily per letter
-_SEEDS = (Fraction(7, 5), Fraction(-5, 3))
+_FUNCS = {"sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "ln": cmath.log, "log": cmath.log, "exp": cmath.exp}
+_MAX_MAGNITUDE = 1e30
+_MAX_EXPONENT = 1000
+_MAX_BITS = 700
+_POINTS: tuple[dict, ...] = ({}, {}, {})  # filled lazily per letter
+_SEEDS = (Fraction(7, 5), Fraction(-5, 3), Fraction(13, 4))
+_DECIMAL = re.compile(r"\d\.\d")
 
 
 class _GiveUp(Exception):
@@ -95,7 +103,6 @@ class _Reader:
             size = abs(value)
             if size != size or size > _MAX_MAGNITUDE:
                 raise _GiveUp
-            self.peak = max(self.peak, size)
         elif abs(value.numerator) > 10**200 or value.denominator > 10**200:
             raise _GiveUp
         return value
@@ -105,8 +112,14 @@ class _Reader:
         while self.peek() in ("+", "-"):
             op = self.take()
             other = self.term()
+            self._operands(value, other)
             value = self._track(value + other if op == "+" else value - other)
         return value
+
+    def _operands(self, *values: Value) -> None:
+        """Remember the largest magnitude entering a float sum or function (cancellation scale)."""
+        if any(isinstance(v, complex) for v in values):
+            self.peak = max(self.peak, *(abs(complex(v)) for v in values))
 
     def term(self) -> Value:
         value = self.unary()
@@ -132,8 +145,12 @@ class _Reader:
 
     @staticmethod
     def _starts_atom(token: str) -> bool:
-        return token[0].isdigit() or token.isalpha() or token in ("(", "[", "{", "\\frac", "\\sqrt", "\\pi") or (
-            token[1:] in _FUNCS)
+        return (
+            token[0].isdigit()
+            or token.isalpha()
+            or token in ("(", "[", "{", "\\frac", "\\sqrt", "\\pi")
+            or (token[1:] in _FUNCS)
+        )
 
     def unary(self) -> Value:
         if self.peek() == "-":
@@ -166,6 +183,9 @@ class _Reader:
     def _power(self, base: Value, exponent: Value) -> Value:
         if isinstance(exponent, Fraction) and exponent.denominator == 1 and isinstance(base, Fraction):
             if abs(exponent) > _MAX_EXPONENT or (base == 0 and exponent < 0):
+                raise _GiveUp
+            bits = max(abs(base.numerator).bit_length(), base.denominator.bit_length())
+            if bits * abs(exponent.numerator) > _MAX_BITS:
                 raise _GiveUp
             return self._track(base**exponent.numerator)
         if base == 0:
@@ -231,6 +251,7 @@ class _Reader:
             if self.peek() not in ("(", "{"):
                 raise _GiveUp
             argument = self.group(self.peek(), ")" if self.peek() == "(" else "}")
+            self.peak = max(self.peak, abs(complex(argument)), 1.0)
             try:
                 return self._track(complex(_FUNCS[token[1:]](complex(argument))))
             except (ValueError, OverflowError, ZeroDivisionError) as err:
@@ -238,12 +259,12 @@ class _Reader:
         raise _GiveUp
 
 
-def _evaluate(tokens: list[str], point: int) -> tuple[Value, bool, bool]:
+def _evaluate(tokens: list[str], point: int) -> tuple[Value, bool, bool, float]:
     reader = _Reader(tokens, point)
     value = reader.expr()
     if reader.pos != len(tokens):
         raise _GiveUp
-    return value, reader.exact, reader.variables
+    return value, reader.exact, reader.variables, reader.peak
 
 
 _MATRIX = re.compile(r"^\\begin\{([pbv]?matrix)\}(.*)\\end\{\1\}$", re.DOTALL)
@@ -296,25 +317,28 @@ def _split(text: str) -> tuple[str, list[str]]:
 
 
 def _compare_one(a: str, b: str) -> bool | None:
-    """True: equal (same text or equal exact constants); False: certainly different; None: undecided."""
+    """True: equal; False: certainly different; None: undecided (rule in the module docstring)."""
     if a == b:
         return True
     try:
         ta, tb = _tokens(a), _tokens(b)
-        verdict: bool | None = None
-        for point in (0, 1):
-            va, exact_a, var_a = _evaluate(ta, point)
-            vb, exact_b, var_b = _evaluate(tb, point)
+        exact_everywhere, tight = True, True
+        for point in range(len(_SEEDS)):
+            va, exact_a, _, peak_a = _evaluate(ta, point)
+            vb, exact_b, _, peak_b = _evaluate(tb, point)
             if exact_a and exact_b and isinstance(va, Fraction) and isinstance(vb, Fraction):
                 if va != vb:
                     return False
-                if not (var_a or var_b):
-                    verdict = True
                 continue
+            exact_everywhere = False
             ca, cb = complex(va), complex(vb)
-            if abs(ca - cb) > 1e-9 * max(1.0, abs(ca), abs(cb)):
+            gap = abs(ca - cb)
+            if gap > 1e-9 * max(abs(ca), abs(cb)) and gap > 1e-12 * max(peak_a, peak_b):
                 return False
-        return verdict
+            tight = tight and gap <= 1e-12 * max(abs(ca), abs(cb), peak_a, peak_b)
+        if exact_everywhere or (tight and not (_DECIMAL.search(a) or _DECIMAL.search(b))):
+            return True
+        return None
     except (_GiveUp, RecursionError, ValueError, ZeroDivisionError, OverflowError, TypeError):
         return None
 
@@ -328,14 +352,95 @@ def fingerprint_differs(candidate: str, gold: str) -> bool | None:
     if len(parts_c) != len(parts_g):
         return None if kind_c == "set" else True
     if kind_c == "set":
-        remaining = list(parts_g)
+        remaining, proven = list(parts_g), True
         for part in parts_c:
-            match = next((g for g in remaining if _compare_one(part, g) is not False), None)
-            if match is None:
+            verdicts = [_compare_one(part, g) for g in remaining]
+            if True in verdicts:
+                remaining.pop(verdicts.index(True))
+            elif None in verdicts:
+                remaining.pop(verdicts.index(None))
+                proven = False
+            else:
                 return True
-            remaining.remove(match)
-        return None
+        return False if proven else None
     verdicts = [_compare_one(c, g) for c, g in zip(parts_c, parts_g, strict=True)]
     if False in verdicts:
         return True
     return False if all(v is True for v in verdicts) else None
+
+
+def irrational_constant(text: str) -> bool:
+    """Whether ``text`` is a constant without variables whose value the reader could not keep rational
+    (``\\sqrt{2}``, ``\\pi``); False when it is rational, has variables, or cannot be read."""
+    try:
+        _, exact, variables, _ = _evaluate(_tokens(text), 0)
+    except (_GiveUp, RecursionError, ValueError, ZeroDivisionError, OverflowError, TypeError):
+        return False
+    return not exact and not variables
+
+
+def _agree_one(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        ta, tb = _tokens(a), _tokens(b)
+        for point in range(len(_SEEDS)):
+            va, _, _, peak_a = _evaluate(ta, point)
+            vb, _, _, peak_b = _evaluate(tb, point)
+            if isinstance(va, Fraction) and isinstance(vb, Fraction):
+                if va != vb:
+                    return False
+                continue
+            ca, cb = complex(va), complex(vb)
+            gap = abs(ca - cb)
+            if gap > 1e-9 * max(abs(ca), abs(cb)) and gap > 1e-12 * max(peak_a, peak_b):
+                return False
+        return True
+    except (_GiveUp, RecursionError, ValueError, ZeroDivisionError, OverflowError, TypeError):
+        return False
+
+
+def fingerprint_agrees(a: str, b: str) -> bool:
+    """Whether both answers parse and take the same values at every test point (element by element for
+    lists and tuples, as multisets for sets); used to tell one answer written twice from two answers."""
+    from rewards.normalize import hendrycks
+
+    a, b = hendrycks(a), hendrycks(b)
+    kind_a, parts_a = _split(a)
+    kind_b, parts_b = _split(b)
+    if kind_a != kind_b or len(parts_a) != len(parts_b):
+        return False
+    if kind_a == "set":
+        remaining = list(parts_b)
+        for part in parts_a:
+            match = next((x for x in remaining if _agree_one(part, x)), None)
+            if match is None:
+                return False
+            remaining.remove(match)
+        return True
+    return all(_agree_one(x, y) for x, y in zip(parts_a, parts_b, strict=True))
+
+
+def proportional(a: str, b: str) -> bool | None:
+    """For two equations given as ``lhs - rhs`` texts: True when one is a nonzero constant multiple of the
+    other at every test point (the same equation, scaled or written the other way round), False when the
+    ratio changes or exactly one side vanishes, None when the reader cannot evaluate them exactly."""
+    try:
+        ta, tb = _tokens(a), _tokens(b)
+        ratio = None
+        for point in range(len(_SEEDS)):
+            va, exact_a, _, _ = _evaluate(ta, point)
+            vb, exact_b, _, _ = _evaluate(tb, point)
+            if not (exact_a and exact_b and isinstance(va, Fraction) and isinstance(vb, Fraction)):
+                return None
+            if (va == 0) != (vb == 0):
+                return False
+            if va == 0:
+                continue
+            if ratio is None:
+                ratio = va / vb
+            elif va / vb != ratio:
+                return False
+        return True if ratio is not None else None
+    except (_GiveUp, RecursionError, ValueError, ZeroDivisionError, OverflowError, TypeError):
+        return None

@@ -15,48 +15,25 @@ Rules:
   raises, the rows it fails on score None and the count is logged, so it cannot kill an RL run.
 - Built-ins: ``gsm8k`` (in-process, linear time), ``math`` (in-process fast path, symbolic check in
   the pool), ``ifeval`` (``rewards.ifeval.verify`` in the pool, imported lazily), and ``verifiable``
-  (defined in :mod:`rewards.verifiable`, routes rows on the ``dataset`` column).
+  (defined in :mod:`rewards.verifiable`, routes rows on the ``dataset`` column). ``REGISTRY``, ``Options`` and
+  ``register`` live in the leaf module :mod:`rewards.core`, which verifier modules import (no import cycle).
+- Each pool-using verifier has its own worker pool (``pool=`` of :func:`rewards.limits.run_limited`:
+  ``"math"``, ``"ifeval"``, one per plug-in), so an IFEval call never queues behind a MATH item being killed.
 - The no-EOS penalty belongs to the RL trainer, not here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rewards import gsm8k, math_flex
+from rewards import gsm8k, math_flex, verifiable
+from rewards.core import REGISTRY, BatchVerifier, Options, register
 from rewards.extract import completion_text
 from rewards.guarded import GuardedReward, is_trl_reward
 from rewards.limits import DEFAULT_TIMEOUT, resolve, run_limited
 
-
-@dataclass(frozen=True)
-class Options:
-    """Per-reward options: reward for a correct answer, IFEval loose mode, seconds per item."""
-
-    value: float = 10.0
-    loose: bool = False
-    timeout: float = DEFAULT_TIMEOUT
-
-
-BatchVerifier = Callable[..., list]
-REGISTRY: dict[str, BatchVerifier] = {}
-
-
-def register(name: str) -> Callable[[BatchVerifier], BatchVerifier]:
-    """Decorator adding a batch verifier under ``name`` (lower case, registered once)."""
-    key = name.lower()
-
-    def decorate(fn: BatchVerifier) -> BatchVerifier:
-        if key in REGISTRY:
-            raise ValueError(f"reward {name!r} is already registered")
-        if ":" in key:
-            raise ValueError(f"reward names cannot contain ':' (reserved for plug-ins): {name!r}")
-        REGISTRY[key] = fn
-        return fn
-
-    return decorate
+__all__ = ["REGISTRY", "Options", "RewardFunction", "load_reward", "register", "verifiable"]
 
 
 @register("gsm8k")
@@ -76,10 +53,19 @@ def ifeval_item(completion: str, ground_truth: Any, loose: bool) -> bool:
     return bool(verify(completion, ground_truth, loose=loose))
 
 
+def worker_warmup() -> None:
+    """Preload hook of the ``"ifeval"`` pool's workers: one check that loads the language profiles (~1-3 s),
+    so the first real item does not run into its time limit."""
+    try:
+        ifeval_item("a short english sentence in lower case.", '{"func_name": "validate_lowercase"}', False)
+    except Exception:  # noqa: BLE001 - warm-up only
+        pass
+
+
 @register("ifeval")
 def _ifeval_batch(texts: Sequence[str], truths: Sequence[Any], *, columns: Mapping, options: Options) -> list:
     items = [(t, g, options.loose) for t, g in zip(texts, truths, strict=True)]
-    outcomes = run_limited("rewards.registry:ifeval_item", items, timeout=options.timeout, default=False)
+    outcomes = run_limited("rewards.registry:ifeval_item", items, timeout=options.timeout, default=False, pool="ifeval")
     return [o is True for o in outcomes]
 
 
@@ -88,7 +74,7 @@ def _plugin(path: str) -> BatchVerifier:
 
     def batch(texts: Sequence[str], truths: Sequence[Any], *, columns: Mapping, options: Options) -> list:
         items = [(t, g) for t, g in zip(texts, truths, strict=True)]
-        outcomes = run_limited(path, items, timeout=options.timeout, default=False)
+        outcomes = run_limited(path, items, timeout=options.timeout, default=False, pool=path)
         return [bool(o) for o in outcomes]
 
     return batch
@@ -103,8 +89,9 @@ class RewardFunction:
         self.options = options
         self._batch = _plugin(name) if ":" in name else REGISTRY[name]
 
-    def __call__(self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None,
-                 **columns: Any) -> list[float | None]:
+    def __call__(
+        self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, **columns: Any
+    ) -> list[float | None]:
         if completions is None:
             raise ValueError(f"reward {self.name!r} needs the 'completions' argument")
         truths = columns.get("ground_truth")
@@ -126,11 +113,10 @@ class RewardFunction:
         return f"RewardFunction({self.name!r}, {self.options})"
 
 
-def load_reward(name: str, *, value: float = 10.0, loose: bool = False,
-                timeout: float = DEFAULT_TIMEOUT) -> RewardFunction | GuardedReward:
+def load_reward(
+    name: str, *, value: float = 10.0, loose: bool = False, timeout: float = DEFAULT_TIMEOUT
+) -> RewardFunction | GuardedReward:
     """A TRL reward function for a registered verifier name or a ``"package.module:function"`` plug-in."""
-    import rewards.verifiable  # noqa: F401 - registers "verifiable"
-
     if ":" in name and is_trl_reward(resolve(name)):
         return GuardedReward(name, resolve(name))
     key = name if ":" in name else name.lower()

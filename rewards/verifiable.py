@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rewards.registry import REGISTRY, Options, register
+from rewards.core import REGISTRY, Options, register
 
 
 @register("verifiable")
@@ -27,8 +27,7 @@ def verifiable(texts: Sequence[str], truths: Sequence[Any], *, columns: Mapping,
         if key in REGISTRY and key != "verifiable":
             groups.setdefault(key, []).append(i)
     for key, rows in groups.items():
-        verdicts = REGISTRY[key]([texts[i] for i in rows], [truths[i] for i in rows],
-                                 columns=columns, options=options)
+        verdicts = REGISTRY[key]([texts[i] for i in rows], [truths[i] for i in rows], columns=columns, options=options)
         for i, verdict in zip(rows, verdicts, strict=True):
             results[i] = verdict
     return results

@@ -58,14 +58,14 @@ def test_gsm8k_gold_answers_score_100_and_shifted_ones_almost_0():
     assert score("gsm8k", shifted, golds).metrics["accuracy"] < 0.02  # 15 of 1319 neighbours share the answer
 
 
-def test_math_gold_solutions_score_499_of_500_with_subject_macro_average():
+def test_math_gold_solutions_score_500_of_500_with_subject_macro_average():
     rows = read_jsonl(shared_data("math_test.jsonl"))
     result = score("math", [r["solution"] for r in rows], [math_gold(r) for r in rows],
                    groups=[r["subject"] for r in rows])
-    # The one miss boxes two forms of its answer (15 39/40 "or" 639/40): the verifier treats that as hedging.
-    assert sum(result.correct) == 499
-    assert result.metrics["accuracy_Number Theory"] == pytest.approx(61 / 62)
-    assert result.metrics["macro_accuracy"] == pytest.approx((6 + 61 / 62) / 7)
+    # number_theory/459 boxes two forms of one value (15\frac{39}{40}, then \frac{639}{40}): one answer, not a hedge.
+    assert sum(result.correct) == 500
+    assert result.metrics["accuracy_Number Theory"] == pytest.approx(1.0)
+    assert result.metrics["macro_accuracy"] == pytest.approx(1.0)
     assert result.primary == "macro_accuracy"
 
 

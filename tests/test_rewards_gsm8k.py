@@ -22,7 +22,7 @@ from rewards.gsm8k import verify
         ("The answer is 18 apples.", "$18", True),
         ("The answer is \\boxed{18}.", "18", True),
         ("The answer is 5 - 3 = 2", "2", True),
-        ("#### 18\nThe answer is 17", "18", True),  # #### comes first in the candidate order
+        ("#### 18\nThe answer is 17", "18", False),  # two different committed answers: a hedge, whichever is later
         ("The answer is 18.", "#### 18", True),
         ("The answer is 18.5", "18", False),
         ("The answer is 5 or 6.", "5", False),  # hedging
@@ -54,8 +54,13 @@ def test_every_gold_verifies_in_natural_forms_and_perturbed_is_rejected():
         answer = row["answer"]
         gold = answer.rsplit("####", 1)[1].strip()
         value = int(gold.replace(",", ""))
-        forms = [answer, f"The answer is {gold}.", f"\\boxed{{{gold}}}", f"The answer is {value:,}.",
-                 f"The answer is ${value:,}.00"]
+        forms = [
+            answer,
+            f"The answer is {gold}.",
+            f"\\boxed{{{gold}}}",
+            f"The answer is {value:,}.",
+            f"The answer is ${value:,}.00",
+        ]
         accepted += sum(verify(form, answer) and verify(form, gold) for form in forms)
         wrong = str(value + 1)
         body = answer[: answer.rfind("####")]

@@ -8,9 +8,7 @@ import re
 import pytest
 from _shared import shared_data
 
-from rewards.extract import boxed_all
-from rewards.math_flex import gold_answer, prepare, verify_batch
-from rewards.normalize import hendrycks
+from rewards.math_flex import commitments, gold_answer, prepare, same_answer, verify_batch
 
 
 @pytest.mark.parametrize(
@@ -66,10 +64,11 @@ def _perturb(gold: str) -> str | None:
     return gold[: last.start()] + str(int(last.group()) + 1) + gold[last.end() :]
 
 
-# Solutions that box more than one different value are hedging under our rule, so the reference
-# solution fails for them although its last box is the gold. MATH-500: 1 (boxes 15\frac{39}{40} and then
-# \frac{639}{40}); MATH-5000: 19 (intermediate values, both roots then the chosen one, x+11 and 11+x, ...).
-SOLUTION_EXCEPTIONS = {"math_test.jsonl": 1, "math_test_full5000.jsonl": 19}
+# Solutions that commit to more than one different value are hedging under our rule, so the reference
+# solution fails for them although its last box is the gold. MATH-500: none (number_theory/459 boxes
+# 15\frac{39}{40} and then \frac{639}{40}: one value, a mixed number and a fraction); MATH-5000: 18 (boxed
+# intermediate values, both roots then the chosen one, "we might be tempted to say the answer is $6\times 3 = 18$").
+SOLUTION_EXCEPTIONS = {"math_test.jsonl": 0, "math_test_full5000.jsonl": 18}
 
 
 @pytest.mark.parametrize(("name", "size"), [("math_test.jsonl", 500), ("math_test_full5000.jsonl", 5000)])
@@ -82,7 +81,8 @@ def test_golds_verify_against_solution_and_box_and_perturbed_are_rejected(name, 
     assert sum(solved) == size - SOLUTION_EXCEPTIONS[name]
     for row, ok in zip(rows, solved, strict=True):
         if not ok:
-            assert len({hendrycks(b) for b in boxed_all(row["solution"])}) > 1  # each exception is a hedge
+            found, _ = commitments(row["solution"])
+            assert any(not same_answer(x, found[-1]) for x in found)  # each exception commits to two values
     pairs = [(p, g) for g in golds if (p := _perturb(g)) is not None]
     assert len(pairs) == {500: 489, 5000: 4912}[size]  # golds without any digit cannot be perturbed
     wrong = verify_batch([f"\\boxed{{{p}}}" for p, _ in pairs], [g for _, g in pairs])
