@@ -170,6 +170,35 @@ def main(work: Path) -> None:
     )
     result["reward_model"] = {"losses": losses(trainer), "sizes": partition_sizes(trainer)}
 
+    # The remaining (stage, ZeRO stage) pairs: RLOO under ZeRO-3; reward model, DPO, GRPO and RLOO under ZeRO-2.
+    # Short runs (1-2 steps, tiny batches) asserting finite losses and moved weights in tests/test_zero3.py.
+    def rl(algorithm: str, out: str, config: list[str]) -> list[str]:
+        argv = [str(work / "recipes" / "rlvr.yaml"), "--algorithm", algorithm, "--model_name_or_path"]
+        argv += [str(work / "base"), "--output_dir", str(work / out), "--max_steps", "2", "--num_generations", "4"]
+        argv += ["--per_device_train_batch_size", "4", "--max_completion_length", "8", "--num_iterations", "1"]
+        return [*argv, "--reward_funcs", "_zero3_worker:completion_chars", *config]
+
+    trainer = rlvr.main(rl("rloo", "rloo_z3", common))
+    result["rloo"] = {"losses": losses(trainer), "sizes": partition_sizes(trainer)}
+
+    def zero2_stage(trainer) -> int:
+        return trainer.accelerator.state.deepspeed_plugin.zero_stage
+
+    short = ["--max_steps", "2", "--per_device_train_batch_size", "4"]
+    trainer = reward_model.main(
+        [str(work / "recipes" / "reward_model.yaml"), "--model_name_or_path", str(work / "base")]
+        + ["--output_dir", str(work / "rm_z2"), *short, *zero2]
+    )
+    result["reward_model_zero2"] = {"losses": losses(trainer), "stage": zero2_stage(trainer)}
+    trainer = dpo.main(
+        [str(work / "recipes" / "dpo.yaml"), "--model_name_or_path", str(work / "base")]
+        + ["--output_dir", str(work / "dpo_z2"), *short, "--ref_logprobs_cache_dir", str(work / "cache_z2"), *zero2]
+    )
+    result["dpo_zero2"] = {"losses": losses(trainer), "stage": zero2_stage(trainer)}
+    for algorithm in ("grpo", "rloo"):
+        trainer = rlvr.main(rl(algorithm, f"{algorithm}_z2", zero2))
+        result[f"{algorithm}_zero2"] = {"losses": losses(trainer), "stage": zero2_stage(trainer)}
+
     if dist.get_rank() == 0:
         result["world_size"] = dist.get_world_size()
         (work / "zero3_result.json").write_text(json.dumps(result, indent=2))

@@ -1,7 +1,8 @@
 """DeepSpeed on 2 CPU processes (gloo): under ZeRO-3, SFT and DPO equal the 1-process run with the same global
-batch (losses and final weights), every parameter is partitioned, the reward model and GRPO train, and the DPO
-reference cache keys real (gathered) weights; SFT under ZeRO-2 equals the 1-process run too. One torchrun launch
-runs every check (tests/_zero3_worker.py)."""
+batch (losses and final weights), every parameter is partitioned, the reward model, GRPO and RLOO train, and the
+DPO reference cache keys real (gathered) weights; SFT under ZeRO-2 equals the 1-process run too, and the reward
+model, DPO, GRPO and RLOO train under ZeRO-2 (finite losses, moved weights). One torchrun launch runs every check
+(tests/_zero3_worker.py)."""
 
 from __future__ import annotations
 
@@ -189,3 +190,34 @@ def test_zero3_grpo_trains(zero3):
     trained = load_file(str(work / "grpo_z3" / "model.safetensors"))
     assert all(torch.isfinite(t).all() for t in trained.values())
     assert moved > 1e-6, moved
+
+
+def _trained(work: Path, out: str) -> None:
+    """The saved model is finite and moved from the base (the reward model's `score` head is new: not compared)."""
+    trained = _untie(load_file(str(work / out / "model.safetensors")))
+    base = _untie(load_file(str(work / "base" / "model.safetensors")))
+    assert all(torch.isfinite(t).all() for t in trained.values()), out
+    common = [k for k in base if k in trained and "layers" in k]
+    assert common, out
+    moved = max((trained[k].double() - base[k].double()).abs().max().item() for k in common)
+    assert moved > 1e-6, (out, moved)
+
+
+def _finite(values: list[float], steps: int = 2) -> None:
+    assert len(values) == steps and all(torch.isfinite(torch.tensor(v)) for v in values), values
+
+
+def test_zero3_rloo_trains(zero3):
+    work, result = zero3
+    _assert_partitioned(result["rloo"]["sizes"])
+    _finite(result["rloo"]["losses"])
+    _trained(work, "rloo_z3")
+
+
+@pytest.mark.parametrize("stage", ["reward_model", "dpo", "grpo", "rloo"])
+def test_zero2_stage_trains(zero3, stage):
+    work, result = zero3
+    run = result[f"{stage}_zero2"]
+    assert run["stage"] == 2
+    _finite(run["losses"])
+    _trained(work, {"reward_model": "rm"}.get(stage, stage) + "_z2")
