@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None):
     save_recipe(training_args.output_dir, script_args, rlvr_args, training_args, model_args)
     set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
-    template = template_for(script_args)
+    template = template_for(script_args, model_args)
     tokenizer = load_tokenizer(model_args, template, training=False)
     data = load_stage_data(script_args, mixture_seed(training_args), "rlvr", training_args.output_dir)
 
