@@ -5,7 +5,7 @@ from __future__ import annotations
 from transformers import set_seed
 from trl import ModelConfig, get_peft_config
 
-from tulu_recipes.chat_templates import require_generation_markers
+from tulu_recipes.chat_templates import MODEL, require_generation_markers
 from tulu_recipes.config import RecipeError, parse_recipe, run_cli, save_recipe
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages.common import (
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> TuluSFTTrainer:
     set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
     template = template_for(script_args, model_args)
-    if training_args.assistant_only_loss:
+    if training_args.assistant_only_loss and template.name == MODEL:  # a path: TRL checks (and patches) it
         try:
             require_generation_markers(template)
         except ValueError as err:
