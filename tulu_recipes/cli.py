@@ -5,6 +5,7 @@ Usage::
     tulu-recipes sft recipe.yaml [--key value ...]     # also dpo, rlvr, reward-model, evaluate, ...
     tulu-recipes recipes                                # list the shipped recipe YAMLs
     tulu-recipes copy tulu3-8b/sft.yaml [DEST]          # copy one out for editing
+    tulu-recipes convert-gguf SRC.gguf OUT_DIR          # a GGUF chat model as an fp32 HF checkpoint
 """
 
 from __future__ import annotations
@@ -87,8 +88,14 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("error: usage: tulu-recipes copy RECIPE [DEST]")
         print(copy_recipe(rest[0], rest[1] if len(rest) > 1 else None))
         return 0
+    if command == "convert-gguf":
+        from tulu_recipes.convert import main as convert_main
+
+        return convert_main(rest)
     if command not in STAGES:
-        raise SystemExit(f"error: unknown command {command!r}; stages: {', '.join(STAGES)}; or recipes, copy")
+        raise SystemExit(
+            f"error: unknown command {command!r}; stages: {', '.join(STAGES)}; or recipes, copy, convert-gguf"
+        )
     module = importlib.import_module(STAGES[command])
     run_cli(module.main, rest)
     return 0

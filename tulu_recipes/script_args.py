@@ -27,7 +27,10 @@ class TuluScriptArguments(ScriptArguments):
     )
     chat_template: str = field(
         default="tulu",
-        metadata={"help": "Chat template: a bundled name (`tulu`, `tulu_eos`) or a path to a .jinja file."},
+        metadata={
+            "help": "Chat template: a bundled name (`tulu`, `tulu_eos`, `smollm2`), `model` (keep the model's "
+            "own; SFT uses its marked training version where one is known), or a path to a .jinja file."
+        },
     )
     drop_empty_turns: bool = field(
         default=True, metadata={"help": "Drop conversations with an empty or missing message (paper §3.1)."}

@@ -49,7 +49,7 @@ def load_tokenizer(model_path: str, chat_template: str | None = None) -> Any:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if chat_template:
+    if chat_template and chat_template != "model":  # `model`: keep the template saved with the model
         from tulu_recipes.chat_templates import load_chat_template
 
         tokenizer.chat_template = load_chat_template(chat_template).inference

@@ -20,7 +20,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from trl import ModelConfig
 
-from tulu_recipes.chat_templates import ChatTemplate, load_chat_template
+from tulu_recipes.chat_templates import MODEL, ChatTemplate, load_chat_template, model_chat_template
 from tulu_recipes.config import RecipeError, save_recipe
 from tulu_recipes.data import FilterConfig, MixtureResult, load_mixture
 from tulu_recipes.distributed import check_master_weights, trainable_dtype
@@ -249,8 +249,19 @@ def discard_unstarted_outputs(output_dir: str, written: list[Path], existed: boo
         shutil.rmtree(out, ignore_errors=True)
 
 
-def template_for(script_args: TuluScriptArguments) -> ChatTemplate:
+def template_for(script_args: TuluScriptArguments, model_args: ModelConfig | None = None) -> ChatTemplate:
+    """The recipe's chat template; `chat_template: model` reads the one saved with `model_name_or_path`."""
     try:
+        if script_args.chat_template == MODEL:
+            if model_args is None or not model_args.model_name_or_path:
+                raise ValueError("`chat_template: model` needs `model_name_or_path`")
+            source = model_args.model_name_or_path
+            tokenizer = AutoTokenizer.from_pretrained(
+                source,
+                revision=model_args.model_revision,
+                trust_remote_code=getattr(model_args, "trust_remote_code", False),
+            )
+            return model_chat_template(tokenizer, source)
         return load_chat_template(script_args.chat_template)
     except ValueError as err:
         raise RecipeError(str(err)) from None

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> TuluDPOTrainer:
     setup_distributed(training_args)  # before any model: ZeRO-3 loads it under zero.Init
     set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
-    template = template_for(script_args)
+    template = template_for(script_args, model_args)
     warn_on_template_change(model_args.model_name_or_path, template)
     tokenizer = load_tokenizer(model_args, template, training=False)
     data = load_stage_data(

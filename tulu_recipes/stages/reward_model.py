@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> RewardTrainer:
     setup_distributed(training_args)  # before any model: ZeRO-3 loads it under zero.Init
     set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
-    template = template_for(script_args)
+    template = template_for(script_args, model_args)
     tokenizer = load_tokenizer(model_args, template, training=False)
     data = load_stage_data(
         script_args, mixture_seed(training_args), "preference", None, report_dir=training_args.output_dir

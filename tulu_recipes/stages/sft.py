@@ -5,7 +5,8 @@ from __future__ import annotations
 from transformers import set_seed
 from trl import ModelConfig, get_peft_config
 
-from tulu_recipes.config import parse_recipe, run_cli
+from tulu_recipes.chat_templates import MODEL, require_generation_markers
+from tulu_recipes.config import RecipeError, parse_recipe, run_cli
 from tulu_recipes.distributed import setup_distributed
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages.common import (
@@ -32,7 +33,12 @@ def main(argv: list[str] | None = None) -> TuluSFTTrainer:
     setup_distributed(training_args)  # before any model: ZeRO-3 loads it under zero.Init
     set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
 
-    template = template_for(script_args)
+    template = template_for(script_args, model_args)
+    if training_args.assistant_only_loss and template.name == MODEL:  # a path: TRL checks (and patches) it
+        try:
+            require_generation_markers(template)
+        except ValueError as err:
+            raise RecipeError(str(err)) from None
     tokenizer = load_tokenizer(model_args, template, training=True)
     data = load_stage_data(script_args, mixture_seed(training_args), "sft", None, report_dir=training_args.output_dir)
 

