@@ -18,3 +18,14 @@ def shared_data(name: str) -> Path:
             pytest.fail(f"shared data file {path} is absent but TULU_REQUIRE_SHARED_DATA=1")
         pytest.skip(f"shared data file {path} is absent (expected next to the repository in ../shared/data)")
     return path
+
+
+def torchrun(nproc: int = 2) -> list[str]:
+    """The command prefix that starts `nproc` local processes (gloo on CPU) on a free loopback port."""
+    import socket
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_port", str(port)]

@@ -6,12 +6,12 @@ from __future__ import annotations
 import ast
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 import torch
+from _shared import torchrun
 from accelerate.commands.config.config_args import ClusterConfig, load_config_from_file
 from accelerate.utils import DistributedType
 from transformers import AutoModelForCausalLM
@@ -73,12 +73,6 @@ def test_every_shipped_config_is_checked(repo_root):
     assert sorted(p.name for p in (repo_root / "accelerate_configs").glob("*.yaml")) == sorted(EXPECTED)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _sft(recipe, out, launcher: list[str], per_device: int) -> list[float]:
     cmd = launcher + [
         "-m",
@@ -106,16 +100,7 @@ def test_two_process_sft_matches_one_process(tmp_path, quickstart_dir):
     """torchrun --nproc_per_node 2 (gloo on CPU) with half the per-device batch: same losses, same weights."""
     recipe = quickstart_dir / "sft.yaml"
     one = _sft(recipe, tmp_path / "one", [sys.executable], per_device=16)
-    torchrun = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(_free_port()),
-    ]
-    two = _sft(recipe, tmp_path / "two", torchrun, per_device=8)
+    two = _sft(recipe, tmp_path / "two", torchrun(), per_device=8)
     assert len(one) == len(two) == 3  # only rank 0 logs
     assert two == pytest.approx(one, rel=2e-3)  # logged with 4 significant digits
     assert one[0] != one[-1]

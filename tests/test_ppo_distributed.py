@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from _shared import torchrun
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification
 
 HELPER = Path(__file__).with_name("_ppo_distributed.py")
 pytest.importorskip("deepspeed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _launch(prefix: list[str], value_dir: Path, out: Path, jobs: list[str]) -> None:
@@ -46,16 +40,7 @@ def runs(tmp_path_factory, tiny_base) -> Path:
     value.save_pretrained(root / "value")
     out = root / "out"
     _launch([sys.executable], root / "value", out, ["plain:0:4"])
-    torchrun = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(_free_port()),
-    ]
-    _launch(torchrun, root / "value", out, ["z3:3:4", "z3-resume:3:4:2", "z2:2:4"])
+    _launch(torchrun(), root / "value", out, ["z3:3:4", "z3-resume:3:4:2", "z2:2:4"])
     return out
 
 

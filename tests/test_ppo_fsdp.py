@@ -10,21 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from _shared import torchrun
 from safetensors.torch import load_file
 
 HELPER = Path(__file__).with_name("_ppo_fsdp.py")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _launch(prefix: list[str], out: Path) -> None:
@@ -37,8 +31,7 @@ def _launch(prefix: list[str], out: Path) -> None:
 def runs(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ppo_fsdp")
     _launch([sys.executable], out)
-    port = str(_free_port())
-    _launch([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port], out)
+    _launch(torchrun(), out)
     return out
 
 

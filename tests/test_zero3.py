@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,16 +18,12 @@ from trl import ModelConfig
 
 pytest.importorskip("deepspeed")
 
+from _shared import torchrun
+
 from tulu_recipes.chat_templates import load_chat_template  # noqa: E402
 from tulu_recipes.stages.common import load_causal_lm, load_tokenizer  # noqa: E402
 
 ROWS = {"sft.yaml": 48, "dpo.yaml": 16, "rlvr.yaml": 16, "reward_model.yaml": 16}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _prepare(work: Path, repo_root: Path, quickstart_dir: Path, tiny_base: Path) -> None:
@@ -57,13 +51,7 @@ def zero3(tmp_path_factory, repo_root, quickstart_dir, tiny_base):
     work = tmp_path_factory.mktemp("zero3")
     _prepare(work, repo_root, quickstart_dir, tiny_base)
     cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(_free_port()),
+        *torchrun(),
         str(Path(__file__).with_name("_zero3_worker.py")),
         str(work),
     ]
