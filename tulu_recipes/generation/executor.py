@@ -219,3 +219,21 @@ def run_items(
     summary.seconds = time.monotonic() - start
     logger.info("%s: %s", desc, summary)
     return summary
+
+
+def run_cached(
+    items: list[dict[str, Any]], fn: Callable[[dict[str, Any]], dict[str, Any]], config: Any, desc: str
+) -> tuple[RunSummary, list[dict[str, Any]]]:
+    """`run_items` as the pipelines configure it, then this run's records from the cache, in cache order.
+
+    ``config`` carries the pipeline fields every generation config shares: ``output_path``, ``cache_path``
+    (default ``<output>.cache.jsonl``), ``max_concurrency``, ``max_retries``, ``retry_base_delay``,
+    ``retry_max_delay``, ``seed`` and ``progress``.
+    """
+    cache = config.cache_path or f"{config.output_path}.cache.jsonl"
+    retry = RetryPolicy(config.max_retries, config.retry_base_delay, config.retry_max_delay, seed=config.seed)
+    summary = run_items(
+        items, fn, cache, max_concurrency=config.max_concurrency, retry=retry, desc=desc, progress=config.progress
+    )
+    wanted = {item_id(item) for item in items}
+    return summary, [r for r in read_records(cache) if r["id"] in wanted]

@@ -30,7 +30,7 @@ from typing import Any
 
 from .backends import MalformedOutputError, ModelSpec, make_backend
 from .constraints import describe, load_catalog
-from .executor import RetryPolicy, item_id, read_records, run_items
+from .executor import item_id, run_cached
 from .prompts import load_template, render
 from .synthesize import template_dir_file, write_jsonl
 
@@ -216,19 +216,8 @@ def generate_if_preferences(
     for spec in (rewrite_spec, response_spec):
         if spec.name not in backends:
             backends[spec.name] = make_backend(spec)
-    cache = config.cache_path or f"{config.output_path}.cache.jsonl"
-    retry = RetryPolicy(config.max_retries, config.retry_base_delay, config.retry_max_delay, seed=config.seed)
-    summary = run_items(
-        items,
-        make_worker(backends[rewrite_spec.name], backends[response_spec.name]),
-        cache,
-        max_concurrency=config.max_concurrency,
-        retry=retry,
-        desc="if-preferences",
-        progress=config.progress,
-    )
-    wanted = {item_id(item) for item in items}
-    records = [r for r in read_records(cache) if r["id"] in wanted]
+    worker = make_worker(backends[rewrite_spec.name], backends[response_spec.name])
+    summary, records = run_cached(items, worker, config, "if-preferences")
     pairs, dropped = to_pairs(records, verify)
     write_jsonl(pairs, config.output_path)
     stats = {"prompts": len(rows), "records": len(records), "pairs": len(pairs), "dropped": dropped, "summary": summary}

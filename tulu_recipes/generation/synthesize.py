@@ -21,7 +21,7 @@ from typing import Any
 
 from .backends import MalformedOutputError, ModelSpec, make_backend
 from .constraints import bind_prompt, load_catalog, sample_constraint
-from .executor import RetryPolicy, item_id, read_records, run_items
+from .executor import item_id, run_cached
 from .identity import identity_conversations
 from .prompts import load_template, render
 
@@ -265,19 +265,8 @@ def synthesize(
     for spec in (prompt_spec, response_spec):
         if spec.name not in backends:
             backends[spec.name] = make_backend(spec)
-    cache = config.cache_path or f"{config.output_path}.cache.jsonl"
-    retry = RetryPolicy(config.max_retries, config.retry_base_delay, config.retry_max_delay, seed=config.seed)
-    summary = run_items(
-        items,
-        make_worker(backends[prompt_spec.name], backends[response_spec.name]),
-        cache,
-        max_concurrency=config.max_concurrency,
-        retry=retry,
-        desc="synthesize",
-        progress=config.progress,
-    )
-    wanted = {item_id(item) for item in items}
-    records = [r for r in read_records(cache) if r["id"] in wanted]
+    worker = make_worker(backends[prompt_spec.name], backends[response_spec.name])
+    summary, records = run_cached(items, worker, config, "synthesize")
     rows = to_rows(records, config.verified_only, verify)
     write_jsonl(rows, config.output_path)
     stats.update(summary=summary, rows=len(rows), records=len(records))
