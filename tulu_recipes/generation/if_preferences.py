@@ -32,7 +32,7 @@ from .backends import MalformedOutputError, ModelSpec, make_backend
 from .constraints import describe, load_catalog
 from .executor import item_id, run_cached
 from .prompts import load_template, render
-from .synthesize import template_dir_file, write_jsonl
+from .synthesize import require_field, strip_quotes, template_dir_file, write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def load_rows(path: str | Path, limit: int | None = None) -> list[dict[str, Any]
 
 def build_items(config: IFPreferencesConfig, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One item per row, holding every input that shapes its calls (so edits give new ids, not stale hits)."""
-    rewrite = ModelSpec.from_dict(_require(config.rewrite_model, "rewrite_model"))
+    rewrite = ModelSpec.from_dict(require_field(config.rewrite_model, "rewrite_model"))
     response = ModelSpec.from_dict(config.response_model or config.rewrite_model)
     template = load_template("if_relax_constraint.txt", config.templates_dir)
     catalog = load_catalog(template_dir_file(config.templates_dir, "ifeval_constraints.json"))
@@ -118,20 +118,12 @@ def build_items(config: IFPreferencesConfig, rows: list[dict[str, Any]]) -> list
     return items
 
 
-def _require(value: Any, name: str) -> Any:
-    if value is None:
-        raise ValueError(f"{name} is required")
-    return value
-
-
 def clean_rewrite(text: str) -> str:
     """The relaxed request: the text after a leading ``User instruction:``, unquoted."""
     text = text.strip()
     if text.lower().startswith(PREFIX):
         text = text[len(PREFIX) :].strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        text = text[1:-1].strip()
-    return text
+    return strip_quotes(text)
 
 
 def make_worker(rewrite_backend: Any, response_backend: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -211,7 +203,7 @@ def generate_if_preferences(
     rows = load_rows(config.prompts, config.max_prompts)
     items = build_items(config, rows)
     backends = dict(backends or {})
-    rewrite_spec = ModelSpec.from_dict(_require(config.rewrite_model, "rewrite_model"))
+    rewrite_spec = ModelSpec.from_dict(require_field(config.rewrite_model, "rewrite_model"))
     response_spec = ModelSpec.from_dict(config.response_model or config.rewrite_model)
     for spec in (rewrite_spec, response_spec):
         if spec.name not in backends:

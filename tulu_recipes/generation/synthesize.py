@@ -105,7 +105,7 @@ def load_personas(
 def build_items(config: SynthesizeConfig, personas: list[str]) -> list[dict[str, Any]]:
     """One item per (persona, skill, sample). Items hold every input that shapes the result, so editing a
     template, a model or the seed gives new ids (and new generations) instead of stale cache hits."""
-    prompt_spec = ModelSpec.from_dict(_require(config.prompt_model, "prompt_model"))
+    prompt_spec = ModelSpec.from_dict(require_field(config.prompt_model, "prompt_model"))
     response_spec = ModelSpec.from_dict(config.response_model or config.prompt_model)
     catalog = load_catalog(template_dir_file(config.templates_dir, "ifeval_constraints.json"))
     if config.constraints:
@@ -139,13 +139,15 @@ def template_dir_file(templates_dir: str | None, name: str) -> Path | None:
     return None
 
 
-def _require(value: Any, name: str) -> Any:
+def require_field(value: Any, name: str) -> Any:
+    """``value``, or a ValueError naming the config field ``name`` when it is unset."""
     if value is None:
         raise ValueError(f"{name} is required")
     return value
 
 
-def _clean_prompt(text: str) -> str:
+def strip_quotes(text: str) -> str:
+    """``text`` stripped, without one pair of matching outer quotes (models often quote what they write)."""
     text = text.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         text = text[1:-1].strip()
@@ -161,7 +163,7 @@ def make_worker(prompt_backend: Any, response_backend: Any) -> Callable[[dict[st
         asked = prompt_backend.generate(
             [{"role": "user", "content": render(item["template"], **values)}], seed=seed
         )
-        prompt = _clean_prompt(asked.text)
+        prompt = strip_quotes(asked.text)
         if not prompt:
             raise MalformedOutputError("the prompt model returned an empty request")
         user_turn = f"{prompt}\n\n{item['constraint']}" if item.get("constraint") else prompt
@@ -248,10 +250,10 @@ def synthesize(
     if config.identity_model_name:
         identity = identity_conversations(
             config.identity_model_name,
-            _require(config.identity_developer, "identity_developer"),
+            require_field(config.identity_developer, "identity_developer"),
             repeat=config.identity_repeat,
         )
-        write_jsonl(identity, _require(config.identity_output_path, "identity_output_path"))
+        write_jsonl(identity, require_field(config.identity_output_path, "identity_output_path"))
         stats["identity_rows"] = len(identity)
     if config.personas is None:
         return stats
@@ -260,7 +262,7 @@ def synthesize(
     )
     items = build_items(config, personas)
     backends = dict(backends or {})
-    prompt_spec = ModelSpec.from_dict(_require(config.prompt_model, "prompt_model"))
+    prompt_spec = ModelSpec.from_dict(require_field(config.prompt_model, "prompt_model"))
     response_spec = ModelSpec.from_dict(config.response_model or config.prompt_model)
     for spec in (prompt_spec, response_spec):
         if spec.name not in backends:
