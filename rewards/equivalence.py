@@ -38,7 +38,7 @@ import re
 from fractions import Fraction
 
 from rewards.normalize import hendrycks, unit_of
-from rewards.numeric import fingerprint_differs, irrational_constant, proportional
+from rewards.numeric import fingerprint_differs, irrational_constant, proportional, top_level_split
 from rewards.symbolic import symbolic_allowed
 
 MAX_LIST = 32
@@ -96,25 +96,6 @@ def exact(normalized: str) -> Fraction | None:
     return -value if sign == "-" else value
 
 
-def _top_split(s: str, sep: str = ",") -> list[str]:
-    """``s`` split on ``sep`` outside brackets (intervals count as brackets: ``[3,4)``)."""
-    parts, depth, start, i = [], 0, 0, 0
-    while i < len(s):
-        ch = s[i]
-        if ch in "({[":
-            depth += 1
-        elif ch in ")}]":
-            depth -= 1
-        elif depth == 0 and s.startswith(sep, i):
-            parts.append(s[start:i])
-            i += len(sep)
-            start = i
-            continue
-        i += 1
-    parts.append(s[start:])
-    return parts
-
-
 def listify(raw: str, thousands: bool) -> list[str] | None:
     """The normalized elements of an unordered answer list, or None when ``raw`` is one value."""
     s = _EITHER.sub("", raw)
@@ -125,7 +106,7 @@ def listify(raw: str, thousands: bool) -> list[str] | None:
     elif s[:1] in "([" and s[-1:] in ")]" or "," not in s and "\\pm" not in s:
         return None
     elements: list[str] = []
-    for part in _top_split(s):
+    for part in top_level_split(s, (",",), strict=False):
         part = _LHS.sub("", part).strip()
         if not part:
             continue
@@ -151,7 +132,7 @@ def _one(c: str, g: str) -> bool | None:
     if (c == "\\emptyset") != (g == "\\emptyset"):
         return False  # the empty set is only the empty set
     if "\\cup" in c or "\\cup" in g:
-        cp, gp = _top_split(c, "\\cup"), _top_split(g, "\\cup")
+        cp, gp = top_level_split(c, ("\\cup",), strict=False), top_level_split(g, ("\\cup",), strict=False)
         if len(cp) != len(gp):
             return None
         verdicts = [_one(x, y) for x, y in zip(cp, gp, strict=True)] if len(cp) > 1 else [None]

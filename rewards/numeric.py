@@ -271,8 +271,10 @@ _MATRIX = re.compile(r"^\\begin\{([pbv]?matrix)\}(.*)\\end\{\1\}$", re.DOTALL)
 _MEMBER = re.compile(r"^[a-zA-Z]\\in")
 
 
-def _top_level_split(body: str, separators: tuple[str, ...]) -> list[str] | None:
-    """Split ``body`` on any separator outside brackets; None when the brackets do not balance."""
+def top_level_split(body: str, separators: tuple[str, ...], strict: bool = True) -> list[str] | None:
+    """Split ``body`` on any separator outside brackets (any opening bracket matches any closing one, so an
+    interval ``[3,4)`` counts as one). ``strict``: None when a closing bracket has no opening one; otherwise
+    such text is kept whole and splitting resumes once the depth is back at zero."""
     parts, depth, start, i = [], 0, 0, 0
     while i < len(body):
         char = body[i]
@@ -280,7 +282,7 @@ def _top_level_split(body: str, separators: tuple[str, ...]) -> list[str] | None
             depth += 1
         elif char in ")]}":
             depth -= 1
-            if depth < 0:
+            if depth < 0 and strict:
                 return None
         elif depth == 0:
             sep = next((x for x in separators if body.startswith(x, i)), None)
@@ -300,8 +302,8 @@ def _split(text: str) -> tuple[str, list[str]]:
     text = _MEMBER.sub("", text)
     matrix = _MATRIX.match(text)
     if matrix:
-        rows = _top_level_split(matrix.group(2), ("\\\\",)) or []
-        cells = [_top_level_split(row, ("&",)) or [] for row in rows]
+        rows = top_level_split(matrix.group(2), ("\\\\",)) or []
+        cells = [top_level_split(row, ("&",)) or [] for row in rows]
         return f"{matrix.group(1)}:{[len(r) for r in cells]}", [c for row in cells for c in row]
     if text.count("\\pm") == 1 and "," not in text:
         return "set", [text.replace("\\pm", "+"), text.replace("\\pm", "-")]
@@ -310,7 +312,7 @@ def _split(text: str) -> tuple[str, list[str]]:
         kind, body = "set", text[2:-2]
     elif len(text) > 1 and text[0] in "([" and text[-1] in ")]":
         kind, body = text[0] + text[-1], text[1:-1]
-    parts = _top_level_split(body, (",",))
+    parts = top_level_split(body, (",",))
     if parts is None or len(parts) == 1:
         return "", [text]
     return (kind or "set"), parts
