@@ -238,3 +238,25 @@ def test_report_ends_with_each_models_change_from_the_one_before():
     assert markdown_report(results).endswith("| RLVR | 70.0 | 35.0 | 52.5 |\n\n" + stage_changes(results))
     one = dict(results, models=["SFT"])
     assert stage_changes(one) == "" and not markdown_report(one).endswith("\n\n")
+
+
+def test_report_changes_from_a_named_baseline_for_branches_of_one_model():
+    results = {
+        "models": ["base", "GRPO", "PPO"],
+        "tasks": ["heldout"],
+        "primary": {"heldout": "accuracy"},
+        "num_examples": {"heldout": 100},
+        "scores": {m: {"heldout": {"accuracy": v}} for m, v in (("base", 0.29), ("GRPO", 0.37), ("PPO", 0.29))},
+    }
+    # from the model above, PPO would read -8.0 (against GRPO); both start from base
+    assert stage_changes(results, "base") == "Change from base (heldout, points): GRPO +8.0, PPO +0.0\n"
+    assert markdown_report(results, "base").endswith("| PPO | 29.0 |\n\n" + stage_changes(results, "base"))
+    with pytest.raises(ValueError, match="compare_to 'SFT' is not one of the evaluated models: base, GRPO, PPO"):
+        stage_changes(results, "SFT")
+
+
+def test_compare_to_an_unknown_model_stops_before_generating(tmp_path):
+    with pytest.raises(RecipeError, match="compare_to 'bas' is not one of the models: base, GRPO"):
+        evaluate_main(["--models", str(tmp_path / "a"), str(tmp_path / "b"), "--model_names", "base", "GRPO",
+                       "--compare_to", "bas", "--tasks", "gsm8k", "--output_dir", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()

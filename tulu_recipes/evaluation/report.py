@@ -1,6 +1,6 @@
 """Evaluation outputs: `results.json` (every metric), `results.md` (primary metrics, one row per model, then each
-model's change from the one before) and `results.png` (grouped bars, one group per task), all from the same
-`results` mapping so they always agree.
+model's change from the one before or from a named baseline) and `results.png` (grouped bars, one group per task),
+all from the same `results` mapping so they always agree.
 
 `results` layout: `{"models": [label, ...], "tasks": [name, ...], "primary": {task: metric},
 "scores": {label: {task: {metric: value}}}, "num_examples": {task: n}, "settings": {...}}`; values are
@@ -10,6 +10,7 @@ fractions in [0, 1], shown as percentages.
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -32,24 +33,30 @@ def markdown_table(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def stage_changes(results: dict[str, Any]) -> str:
-    """One line: each model's change in points from the model listed before it (e.g. SFT -> DPO -> RLVR), on the
-    single task or on the average over tasks; empty for one model."""
+def stage_changes(results: dict[str, Any], baseline: str | None = None) -> str:
+    """One line: each model's change in points, on the single task or on the average over tasks; empty for one
+    model. Without `baseline`, from the model listed before it (a chain: SFT -> DPO -> RLVR); with it, from that
+    model (branches that all start from one model: base -> DPO, base -> GRPO, base -> PPO)."""
     models, tasks = results["models"], results["tasks"]
     if len(models) < 2:
         return ""
+    if baseline is not None and baseline not in models:
+        raise ValueError(f"compare_to {baseline!r} is not one of the evaluated models: {', '.join(models)}")
 
     def score(model: str) -> float:
         return sum(100 * primary_value(results, model, t) for t in tasks) / len(tasks)
 
-    changes = ", ".join(f"{b} {score(b) - score(a):+.1f}" for a, b in zip(models[:-1], models[1:], strict=True))
     measure = tasks[0] if len(tasks) == 1 else "average"
-    return f"Change from the model above ({measure}, points): {changes}\n"
+    if baseline is None:
+        changes = ", ".join(f"{b} {score(b) - score(a):+.1f}" for a, b in zip(models[:-1], models[1:], strict=True))
+        return f"Change from the model above ({measure}, points): {changes}\n"
+    changes = ", ".join(f"{m} {score(m) - score(baseline):+.1f}" for m in models if m != baseline)
+    return f"Change from {baseline} ({measure}, points): {changes}\n"
 
 
-def markdown_report(results: dict[str, Any]) -> str:
-    """The table, then the change from model to model."""
-    changes = stage_changes(results)
+def markdown_report(results: dict[str, Any], baseline: str | None = None) -> str:
+    """The table, then each model's change (from the model above, or from `baseline`)."""
+    changes = stage_changes(results, baseline)
     return markdown_table(results) + (f"\n{changes}" if changes else "")
 
 
@@ -62,7 +69,8 @@ def bar_chart(results: dict[str, Any], path: str | Path, title: str = "Held-out 
 
     models, tasks = results["models"], results["tasks"]
     width = 0.8 / max(len(models), 1)
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(tasks) * max(1, len(models)) / 2 + 2), 3.6))
+    width_in = max(4.0, 1.6 * len(tasks) * max(1, len(models)) / 2 + 2)
+    fig, ax = plt.subplots(figsize=(width_in, 3.6))
     for m, model in enumerate(models):
         xs = [t + (m - (len(models) - 1) / 2) * width for t in range(len(tasks))]
         ys = [100 * primary_value(results, model, task) for task in tasks]
@@ -71,7 +79,7 @@ def bar_chart(results: dict[str, Any], path: str | Path, title: str = "Held-out 
     ax.set_xticks(range(len(tasks)), [f"{t}\n({results['primary'][t]})" for t in tasks], fontsize=8)
     ax.set_ylabel("%")
     ax.set_ylim(0, 105)
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, width=int(width_in * 9), break_on_hyphens=False), fontsize=10)  # ~9 characters an inch at 10 pt
     ax.legend(fontsize=8, ncols=min(len(models), 4), loc="upper right")
     fig.tight_layout()
     out = Path(path)
@@ -80,12 +88,14 @@ def bar_chart(results: dict[str, Any], path: str | Path, title: str = "Held-out 
     return out
 
 
-def write_reports(results: dict[str, Any], output_dir: str | Path, title: str = "Held-out accuracy") -> dict[str, Path]:
+def write_reports(
+    results: dict[str, Any], output_dir: str | Path, title: str = "Held-out accuracy", baseline: str | None = None
+) -> dict[str, Path]:
     """Write results.json, results.md and results.png into `output_dir`; return their paths."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "results.json", "markdown": out / "results.md", "chart": out / "results.png"}
     paths["json"].write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    paths["markdown"].write_text(markdown_report(results), encoding="utf-8")
+    paths["markdown"].write_text(markdown_report(results, baseline), encoding="utf-8")
     bar_chart(results, paths["chart"], title)
     return paths

@@ -55,6 +55,13 @@ class EvalArguments:
     tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM tensor parallelism."})
     gpu_memory_utilization: float = field(default=0.9, metadata={"help": "vLLM GPU memory fraction."})
     title: str = field(default="Held-out accuracy", metadata={"help": "Chart title."})
+    compare_to: str | None = field(
+        default=None,
+        metadata={
+            "help": "Report each model's change from this one (a name in `model_names`); by default, from the model "
+            "listed above it (a chain such as SFT -> DPO -> RLVR)."
+        },
+    )
     disable_tqdm: bool = field(default=False, metadata={"help": "Hide progress bars."})
 
 
@@ -74,6 +81,10 @@ def main(argv: list[str] | None = None) -> dict:
     (args,) = parse_recipe([EvalArguments], argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     models = model_labels(args)
+    if args.compare_to is not None and args.compare_to not in [label for label, _ in models]:
+        raise RecipeError(
+            f"compare_to {args.compare_to!r} is not one of the models: {', '.join(label for label, _ in models)}"
+        )
     try:
         tasks = [build_task(t, args.data_dir, args.limit, args.subset_seed, args.gsm8k_shots, args.math_shots)
                  for t in args.tasks]
@@ -88,8 +99,8 @@ def main(argv: list[str] | None = None) -> dict:
         gpu_memory_utilization=args.gpu_memory_utilization, show_progress=not args.disable_tqdm,
     )
     results = evaluate_models(models, tasks, settings, args.output_dir)
-    paths = write_reports(results, args.output_dir, args.title)
-    print(markdown_report(results), end="")
+    paths = write_reports(results, args.output_dir, args.title, args.compare_to)
+    print(markdown_report(results, args.compare_to), end="")
     print(f"Wrote {paths['json']}, {paths['markdown']} and {paths['chart']}")
     return results
 
