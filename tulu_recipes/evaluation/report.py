@@ -79,7 +79,8 @@ def bar_chart(results: dict[str, Any], path: str | Path, title: str = "Held-out 
     ax.set_xticks(range(len(tasks)), [f"{t}\n({results['primary'][t]})" for t in tasks], fontsize=8)
     ax.set_ylabel("%")
     ax.set_ylim(0, 105)
-    ax.set_title(textwrap.fill(title, width=int(width_in * 9), break_on_hyphens=False), fontsize=10)  # ~9 characters an inch at 10 pt
+    # about 9 characters an inch at 10 pt
+    ax.set_title(textwrap.fill(title, width=int(width_in * 9), break_on_hyphens=False), fontsize=10)
     ax.legend(fontsize=8, ncols=min(len(models), 4), loc="upper right")
     fig.tight_layout()
     out = Path(path)
