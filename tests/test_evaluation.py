@@ -256,7 +256,7 @@ def test_report_changes_from_a_named_baseline_for_branches_of_one_model():
 
 
 def test_compare_to_an_unknown_model_stops_before_generating(tmp_path):
-    with pytest.raises(RecipeError, match="compare_to 'bas' is not one of the models: base, GRPO"):
+    with pytest.raises(RecipeError, match="compare_to 'bas' is not one of the evaluated models: base, GRPO"):
         evaluate_main(["--models", str(tmp_path / "a"), str(tmp_path / "b"), "--model_names", "base", "GRPO",
                        "--compare_to", "bas", "--tasks", "gsm8k", "--output_dir", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()

@@ -33,6 +33,12 @@ def markdown_table(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_baseline(baseline: str | None, models: list[str]) -> None:
+    """A ValueError unless `baseline` is unset or one of `models` (the `compare_to` field)."""
+    if baseline is not None and baseline not in models:
+        raise ValueError(f"compare_to {baseline!r} is not one of the evaluated models: {', '.join(models)}")
+
+
 def stage_changes(results: dict[str, Any], baseline: str | None = None) -> str:
     """One line: each model's change in points, on the single task or on the average over tasks; empty for one
     model. Without `baseline`, from the model listed before it (a chain: SFT -> DPO -> RLVR); with it, from that
@@ -40,8 +46,7 @@ def stage_changes(results: dict[str, Any], baseline: str | None = None) -> str:
     models, tasks = results["models"], results["tasks"]
     if len(models) < 2:
         return ""
-    if baseline is not None and baseline not in models:
-        raise ValueError(f"compare_to {baseline!r} is not one of the evaluated models: {', '.join(models)}")
+    check_baseline(baseline, models)
 
     def score(model: str) -> float:
         return sum(100 * primary_value(results, model, t) for t in tasks) / len(tasks)

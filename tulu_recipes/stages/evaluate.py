@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tulu_recipes.config import RecipeError, parse_recipe, run_cli, save_recipe
 from tulu_recipes.evaluation.generation import GenerationSettings
-from tulu_recipes.evaluation.report import markdown_report, write_reports
+from tulu_recipes.evaluation.report import check_baseline, markdown_report, write_reports
 from tulu_recipes.evaluation.runner import evaluate_models
 from tulu_recipes.evaluation.tasks import build_task
 from tulu_recipes.stages.preflight import check_model_source
@@ -81,10 +81,10 @@ def main(argv: list[str] | None = None) -> dict:
     (args,) = parse_recipe([EvalArguments], argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     models = model_labels(args)
-    if args.compare_to is not None and args.compare_to not in [label for label, _ in models]:
-        raise RecipeError(
-            f"compare_to {args.compare_to!r} is not one of the models: {', '.join(label for label, _ in models)}"
-        )
+    try:
+        check_baseline(args.compare_to, [label for label, _ in models])
+    except ValueError as err:  # before any model generates, not after
+        raise RecipeError(str(err)) from None
     try:
         tasks = [build_task(t, args.data_dir, args.limit, args.subset_seed, args.gsm8k_shots, args.math_shots)
                  for t in args.tasks]
