@@ -272,10 +272,11 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
                 init[f.name] = namespace[f.name]
             elif _class_default(f) == namespace[f.name]:  # a default the parser hands back as it is
                 init[f.name] = namespace[f.name]
-        object.__setattr__(instance, INIT_VALUES, init)
+        # Redacted here already: transformers pickles the whole config, these attributes too, into training_args.bin.
+        object.__setattr__(instance, INIT_VALUES, redact_recipe(init))
         hand_hub_token_to_environment(instance)
     if recipe_path is not None and env:
-        object.__setattr__(instances[0], RECIPE_ENV, dict(env))
+        object.__setattr__(instances[0], RECIPE_ENV, redact_recipe({"env": env})["env"])
     return tuple(instances)
 
 

@@ -34,7 +34,7 @@ NOT_SECRET = frozenset(f"{kind}_token" for kind in ("pad", "eos", "bos", "unk", 
 _BEARER = re.compile(r"\b(Bearer|bearer|BEARER)\s+[A-Za-z0-9._~+/=-]{8,}")
 _AUTH_HEADER = re.compile(
     r"(?i)(\b(?:proxy-)?authorization\b[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|digest)\s+)?)"
-    r"(?!<redacted>)([^\s\"',;}]+)"
+    r"(?!<redacted>|(?:bearer|basic|token|digest)\s)([^\s\"',;}]+)"
 )
 _remembered: set[str] = set()
 
