@@ -174,8 +174,16 @@ def main() -> None:
         }
         stats = run_cli(preferences.main, [write_recipe(inputs / "preferences.yaml", recipe)])
     sent = sorted(set(server.auth_headers))
-    print(json.dumps({"authorization_sent": sent == [f"Bearer {secrets['llm_key']}"], "pairs": stats["pairs"],
-                      "failed": stats["complete"].failed, "retries": stats["complete"].retries}))
+    print(
+        json.dumps(
+            {
+                "authorization_sent": sent == [f"Bearer {secrets['llm_key']}"],
+                "pairs": stats["pairs"],
+                "failed": stats["complete"].failed,
+                "retries": stats["complete"].retries,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -41,11 +41,22 @@ def hunt(tmp_path_factory, repo_root):
     inputs.mkdir()
     outputs.mkdir()
     (inputs / "secrets.json").write_text(json.dumps(SECRETS))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "TRANSFORMERS_VERBOSITY": "info", "TULU_LEAK_TEST_LLM": SECRETS["llm_key"],
-           "PYTHONPATH": os.pathsep.join([str(repo_root), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, str(CHAIN), str(inputs / "secrets.json"), str(inputs), str(outputs)],
-                          capture_output=True, text=True, env=env, timeout=600)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "TRANSFORMERS_VERBOSITY": "info",
+        "TULU_LEAK_TEST_LLM": SECRETS["llm_key"],
+        "PYTHONPATH": os.pathsep.join([str(repo_root), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.run(
+        [sys.executable, str(CHAIN), str(inputs / "secrets.json"), str(inputs), str(outputs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return outputs, proc.stdout + proc.stderr
 
@@ -53,15 +64,29 @@ def hunt(tmp_path_factory, repo_root):
 def test_no_planted_secret_in_any_output_file_log_or_hyperparameter(hunt):
     outputs, captured = hunt
     files = {p.relative_to(outputs).as_posix(): p.read_bytes() for p in sorted(outputs.rglob("*")) if p.is_file()}
-    for expected in ("sft/README.md", "sft/recipe.yaml", "sft/training_args.bin", "sft/checkpoint-1/training_args.bin",
-                     "sft/checkpoint-2/trainer_state.json", "sft/mixture.json", "sft/decontamination.md",
-                     "dpo/training_args.bin", "grpo/README.md", "eval/results.json", "eval/recipe.yaml",
-                     "preferences/pairs.jsonl", "preferences/pairs.jsonl.completions.jsonl.failed.jsonl",
-                     "preferences/pairs.jsonl.judgments.jsonl", "hparams/sft.txt", "hparams/grpo.txt"):
+    for expected in (
+        "sft/README.md",
+        "sft/recipe.yaml",
+        "sft/training_args.bin",
+        "sft/checkpoint-1/training_args.bin",
+        "sft/checkpoint-2/trainer_state.json",
+        "sft/mixture.json",
+        "sft/decontamination.md",
+        "dpo/training_args.bin",
+        "grpo/README.md",
+        "eval/results.json",
+        "eval/recipe.yaml",
+        "preferences/pairs.jsonl",
+        "preferences/pairs.jsonl.completions.jsonl.failed.jsonl",
+        "preferences/pairs.jsonl.judgments.jsonl",
+        "hparams/sft.txt",
+        "hparams/grpo.txt",
+    ):
         assert expected in files  # the hunt reached every kind of file the project writes
     files["stdout+stderr"] = captured.encode()
-    leaks = [(where, name) for where, blob in files.items() for name, secret in SECRETS.items()
-             if secret.encode() in blob]
+    leaks = [
+        (where, name) for where, blob in files.items() for name, secret in SECRETS.items() if secret.encode() in blob
+    ]
     assert leaks == []
     assert '"authorization_sent": true' in captured  # the key really went out, and came back in every reply
     assert "retry 1" in captured and f"Authorization: Bearer {REDACTED}" in captured  # the echo was logged, redacted
@@ -93,5 +118,7 @@ def test_generation_records_keep_their_content_without_the_key(hunt):
     completions = (folder / "pairs.jsonl.completions.jsonl").read_text(encoding="utf-8")
     assert completions.count(f"your header was Bearer {REDACTED}") == 4  # pool-a and pool-b on both prompts
     pairs = [json.loads(line) for line in (folder / "pairs.jsonl").open()]
-    assert [(p["chosen_model"], p["rejected_model"], p["chosen_rating"]) for p in pairs] == [("pool-a", "pool-b", 5.0)] * 2
+    assert [(p["chosen_model"], p["rejected_model"], p["chosen_rating"]) for p in pairs] == [
+        ("pool-a", "pool-b", 5.0)
+    ] * 2
     assert '"pairs": 2, "failed": 2, "retries": 2' in captured

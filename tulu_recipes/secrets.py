@@ -78,14 +78,14 @@ def scrub_error(text: str) -> str:
 
 
 def scrub_values(value: Any, values: list[str] | None = None) -> Any:
-    """A JSON-like record with every string scrubbed (keys kept): generation caches and outputs."""
+    """A JSON-like record (generation caches and outputs, data reports) with every string, keys too, scrubbed."""
     values = secret_values() if values is None else values
     if not values:
         return value
     if isinstance(value, str):
         return scrub_text(value, values)
     if isinstance(value, dict):
-        return {k: scrub_values(v, values) for k, v in value.items()}
+        return {scrub_values(k, values): scrub_values(v, values) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [scrub_values(v, values) for v in value]
     return value
