@@ -114,7 +114,7 @@ def test_generation_records_keep_their_content_without_the_key(hunt):
     folder = outputs / "preferences"
     failed = [json.loads(line) for line in (folder / "pairs.jsonl.completions.jsonl.failed.jsonl").open()]
     assert sorted(r["input"]["model"] for r in failed) == ["unauthorized", "unauthorized"]
-    assert all(r["error"].startswith("FatalError('HTTP 401") and f"Bearer {REDACTED}" in r["error"] for r in failed)
+    assert all("401" in r["error"] and f"Bearer {REDACTED}" in r["error"] for r in failed)
     completions = (folder / "pairs.jsonl.completions.jsonl").read_text(encoding="utf-8")
     assert completions.count(f"your header was Bearer {REDACTED}") == 4  # pool-a and pool-b on both prompts
     pairs = [json.loads(line) for line in (folder / "pairs.jsonl").open()]
