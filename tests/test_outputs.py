@@ -233,3 +233,24 @@ def test_card_metadata_for_hub_models_and_datasets(tmp_path, quickstart_dir):
     assert "| algorithm | grpo |" in card and "| verifiers | gsm8k |" in card
     assert "## Evaluation" in card and "| eval_loss | 0.25 |" in card
     assert card_parts(card)[1]["algorithm"] == "grpo"
+
+
+@pytest.mark.parametrize(
+    "saved", ["model.safetensors", "pytorch_model.bin.index.json", "adapter_model.safetensors", "adapter_model.bin"]
+)
+def test_every_kind_of_saved_model_marks_a_finished_run(tmp_path, saved):
+    """A full model, a sharded one and a LoRA adapter (what `use_peft` saves) are all finished runs: a re-run into
+    the folder is refused, and a folder with only checkpoints or data outputs is not finished."""
+    from types import SimpleNamespace
+
+    from tulu_recipes.stages.common import finished_model_file, refuse_finished_run
+
+    (tmp_path / "checkpoint-2").mkdir()
+    (tmp_path / "checkpoint-2" / "model.safetensors").write_bytes(b"x")
+    (tmp_path / "mixture.json").write_text("{}")
+    assert finished_model_file(tmp_path) is None
+    (tmp_path / saved).write_bytes(b"x")
+    assert finished_model_file(tmp_path) == tmp_path / saved
+    args = SimpleNamespace(output_dir=str(tmp_path), resume_from_checkpoint=None)
+    with pytest.raises(RecipeError, match=f"holds a finished model \\({saved}\\)"):
+        refuse_finished_run(TuluScriptArguments(), args)

@@ -95,6 +95,9 @@ def test_length_family():
     assert ok("length_constraints:number_paragraphs", three, num_paragraphs=3)
     assert ok("length_constraints:number_paragraphs", "***\n" + three + "\n***", num_paragraphs=3)
     assert not ok("length_constraints:number_paragraphs", "A\n***\n***\nB", num_paragraphs=2)  # empty middle
+    # exactly N: more paragraphs than asked fail as surely as fewer (the rule is ==, not "at least")
+    assert not ok("length_constraints:number_paragraphs", three, num_paragraphs=2)
+    assert not ok("length_constraints:number_paragraphs", three, num_paragraphs=4)
     paras = 'Intro here.\n\n"Bonding, they said.\n\nThe end.'
     assert ok("length_constraints:nth_paragraph_first_word", paras, num_paragraphs=3, nth_paragraph=2,
               first_word="bonding")  # fmt: skip
