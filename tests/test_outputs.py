@@ -22,6 +22,8 @@ from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages import dpo, reward_model, sft
 from tulu_recipes.stages.common import train_and_save
 from tulu_recipes.stages.rlvr import ALGORITHMS, RLVRArguments
+from tulu_recipes.trainers.dpo import TuluDPOConfig
+from tulu_recipes.trainers.sft import TuluSFTConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -135,6 +137,9 @@ BAD_INPUTS = {
     "bad template": ({"chat_template": "no_such_template"}, RecipeError),
     "missing model": ({"model_name_or_path": "/nonexistent/tiny-model"}, Exception),
     "negative fraction": ({"fraction": -0.5}, (DataError, RecipeError)),
+    "negative learning rate": ({"learning_rate": -1e-5}, RecipeError),
+    "zero batch size": ({"per_device_train_batch_size": 0}, RecipeError),
+    "zero max_length": ({"max_length": 0}, RecipeError),
 }
 
 
@@ -254,3 +259,31 @@ def test_every_kind_of_saved_model_marks_a_finished_run(tmp_path, saved):
     args = SimpleNamespace(output_dir=str(tmp_path), resume_from_checkpoint=None)
     with pytest.raises(RecipeError, match=f"holds a finished model \\({saved}\\)"):
         refuse_finished_run(TuluScriptArguments(), args)
+
+
+@pytest.mark.parametrize(
+    ("stage", "override", "message"),
+    [
+        ("sft", ["--learning_rate=-2e-5"], "`learning_rate` must be > 0, got -2e-05"),
+        ("sft", ["--num_train_epochs", "0"], "`num_train_epochs` must be > 0, got 0.0"),
+        ("dpo", ["--beta=-0.1"], "`beta` must be >= 0, got -0.1"),
+        ("ppo", ["--value_learning_rate=-1e-6"], "`value_learning_rate` must be > 0, got -1e-06"),
+        ("ppo", ["--max_prompt_length", "0"], "`max_prompt_length` must be >= 1, got 0"),
+        ("grpo", ["--epsilon", "0"], "`epsilon` must be > 0, got 0.0"),
+        ("grpo", ["--max_completion_length", "0"], "`max_completion_length` must be >= 1, got 0"),
+        ("grpo", ["--temperature", "0"], "`temperature` must be > 0, got 0.0"),
+    ],
+)
+def test_out_of_range_values_are_one_line_naming_the_key(quickstart_dir, capsys, stage, override, message):
+    """Numeric ranges are checked when the recipe is parsed, so the run stops before anything loads or is written."""
+    types = {
+        "sft": [TuluScriptArguments, TuluSFTConfig, ModelConfig],
+        "dpo": [TuluScriptArguments, TuluDPOConfig, ModelConfig],
+    }.get(stage) or rlvr_types(stage)
+    cpu = ["--use_cpu", "true", "--bf16", "false"]
+    argv = [str(quickstart_dir / f"{stage}.yaml"), *override] if stage in ("sft", "dpo") else [*cpu, *override]
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(lambda a: parse_recipe(types, a), argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.endswith(message) and "the command line" in err
