@@ -6,13 +6,13 @@ byte-identical even with `overwrite_output_dir: true`, and an overwrite replaces
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from _shared import tree
 from trl import ModelConfig
 
 from tulu_recipes.config import RecipeError, load_yaml, parse_recipe, run_cli, save_recipe
@@ -51,15 +51,6 @@ def test_saved_recipe_parses_back_to_the_same_configs(tmp_path, quickstart_dir, 
     again = parse_recipe(types, [str(saved)])
     assert again == configs
     assert load_yaml(saved)["seed"] == 7
-
-
-def tree(folder: Path) -> dict[str, str]:
-    """Every file under `folder` with the SHA-256 of its bytes."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> str:
