@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 from trl import TrlParser
 
+from tulu_recipes.ranges import range_errors
 from tulu_recipes.recipe_help import handle_help
 from tulu_recipes.secrets import hand_hub_token_to_environment, redact_recipe, restore_redacted
 
@@ -259,6 +260,10 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
     *instances, remaining = parsed
     if remaining:
         raise RecipeError(f"unexpected arguments on the command line: {' '.join(remaining)}")
+    for key, message in range_errors(instances):
+        from_cli = any(t[2:].split("=", 1)[0].replace("-", "_") == key for t in cli if t.startswith("--"))
+        where = "the command line" if from_cli or not recipe_path else recipe_path
+        raise RecipeError(f"invalid recipe {where}: {message}")
     # What the recipe and the command line set, as each config received it before its __post_init__ derived
     # other values: the saved recipe writes these plus class defaults, so TRL accepts it back (`resolved_recipe`).
     namespace = vars(parser.parse_known_args(args=cli)[0])

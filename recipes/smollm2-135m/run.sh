@@ -41,16 +41,16 @@ stamp
 
 echo "== 4 Held-out verifier accuracy of every model =="
 "$py" -m tulu_recipes.stages.evaluate "$here/evaluate.yaml" --models "$base" "$out/dpo" "$out/rlvr-grpo" "$out/rlvr-ppo" \
-  --model_names SmolLM2-135M-Instruct DPO GRPO PPO --output_dir "$out/eval" --disable_tqdm true
+  --model_names SmolLM2-135M-Instruct DPO GRPO PPO --output_dir "$out/eval" --disable_tqdm true --overwrite_output_dir true
 stamp
 
 data="${SHARED_DATA:-$here/../../../shared/data}"
 if [ -d "$data" ]; then
   echo "== 5 Benchmarks of the base model: IFEval (541) and GSM8K 8-shot (seeded 100) =="
   "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" --tasks ifeval --limit 541 --data_dir "$data" \
-    --output_dir "$out/benchmarks/ifeval" --disable_tqdm true
+    --output_dir "$out/benchmarks/ifeval" --disable_tqdm true --overwrite_output_dir true
   "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" --tasks gsm8k --limit 100 --data_dir "$data" \
-    --output_dir "$out/benchmarks/gsm8k" --disable_tqdm true
+    --output_dir "$out/benchmarks/gsm8k" --disable_tqdm true --overwrite_output_dir true
   stamp
 fi
 echo "Finished in $(( $(date +%s) - start ))s; held-out table and chart: $out/eval/results.md, results.png"
