@@ -94,6 +94,11 @@ class ModelSpec:
         return cls(**spec)
 
     @property
+    def endpoint(self) -> str:
+        """Where requests go, for messages: the base URL, or the local backend and model."""
+        return self.base_url or f"{self.backend}:{self.model or self.name}"
+
+    @property
     def model_id(self) -> str:
         return self.model or self.name
 

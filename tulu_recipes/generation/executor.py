@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tulu_recipes.config import RecipeError
 from tulu_recipes.secrets import scrub_error, scrub_values
 
 from .backends import TransientError
@@ -138,6 +139,24 @@ def failures_path(output_path: str | Path) -> Path:
     return Path(f"{output_path}.failed.jsonl")
 
 
+class NothingGenerated(RecipeError):
+    """Every item of a generation run failed: the endpoint is down, refuses the key, or rejects the requests."""
+
+
+def require_progress(summary: RunSummary, output_path: str | Path, endpoints: Iterable[str], desc: str) -> None:
+    """Stop with one line naming the endpoints and the first error when a run finished no item at all (none done
+    now or before); what earlier runs finished stays in the cache for the next run."""
+    if summary.failed == 0 or summary.done or summary.skipped:
+        return
+    records = read_records(failures_path(output_path)) if failures_path(output_path).is_file() else []
+    error = records[-1]["error"] if records else "unknown error"
+    where = ", ".join(sorted(set(endpoints))) or "the backend"
+    raise NothingGenerated(
+        f"{desc}: all {summary.failed} items failed; endpoint {where}: {error} "
+        f"(details in {failures_path(output_path)})"
+    )
+
+
 def run_items(
     items: Iterable[dict[str, Any]],
     fn: Callable[[dict[str, Any]], dict[str, Any]],
@@ -227,7 +246,11 @@ def run_items(
 
 
 def run_cached(
-    items: list[dict[str, Any]], fn: Callable[[dict[str, Any]], dict[str, Any]], config: Any, desc: str
+    items: list[dict[str, Any]],
+    fn: Callable[[dict[str, Any]], dict[str, Any]],
+    config: Any,
+    desc: str,
+    endpoints: Iterable[str] = (),
 ) -> tuple[RunSummary, list[dict[str, Any]]]:
     """`run_items` as the pipelines configure it, then this run's records from the cache, in cache order.
 
@@ -240,5 +263,6 @@ def run_cached(
     summary = run_items(
         items, fn, cache, max_concurrency=config.max_concurrency, retry=retry, desc=desc, progress=config.progress
     )
+    require_progress(summary, cache, endpoints, desc)
     wanted = {item_id(item) for item in items}
     return summary, [r for r in read_records(cache) if r["id"] in wanted]
