@@ -278,3 +278,46 @@ def test_out_of_range_values_are_one_line_naming_the_key(quickstart_dir, capsys,
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and err.endswith(message) and "the command line" in err
+
+
+def test_saved_recipe_and_card_show_no_machine_paths_and_run_again(tmp_path):
+    """`./` paths come back relative to the saved recipe's folder, bundled files by their scheme; re-parsing the saved
+    recipe resolves every path to the same file."""
+    from tulu_recipes.config import BUNDLED_SCHEME
+
+    home = tmp_path / "project"
+    (home / "data").mkdir(parents=True)
+    (home / "data" / "sft.jsonl").write_text("{}\n")
+    recipe = {
+        "model_name_or_path": f"{BUNDLED_SCHEME}quickstart/tiny-base",
+        "dataset_mixer": [{"path": "./data/sft.jsonl", "fraction": 1.0}],
+        "output_dir": "./runs/sft",
+        "use_cpu": True,
+    }
+    (home / "sft.yaml").write_text(yaml.safe_dump(recipe))
+    types = [TuluScriptArguments, TuluSFTConfig, ModelConfig]
+    configs = parse_recipe(types, [str(home / "sft.yaml")])
+    out = Path(configs[1].output_dir)
+    assert out == home / "runs" / "sft"
+    saved = save_recipe(out, *configs)
+    card = model_card(out, "sft", configs)
+    for text in (saved.read_text(), card):
+        assert str(tmp_path) not in text and "site-packages" not in text
+    again = load_yaml(saved)
+    assert again["model_name_or_path"] == f"{BUNDLED_SCHEME}quickstart/tiny-base"
+    assert again["dataset_mixer"][0]["path"] == "../../data/sft.jsonl" and again["output_dir"] == "./"
+    reparsed = parse_recipe(types, [str(saved)])
+    assert reparsed[0].dataset_mixer == configs[0].dataset_mixer
+    assert reparsed[1].output_dir == configs[1].output_dir and reparsed[2] == configs[2]
+
+
+def test_card_usage_snippet_loads_the_model_and_chats(finished):
+    """The card's Usage block, pointed at the finished folder, runs as written (with 4 new tokens)."""
+    _, out = finished
+    card = (out / "README.md").read_text(encoding="utf-8")
+    snippet = re.search(r"## Usage\n\n```python\n(.*?)```", card, re.S).group(1)
+    assert 'from_pretrained("path/to/out")' in snippet
+    code = snippet.replace("path/to/out", str(out)).replace("max_new_tokens=256", "max_new_tokens=4")
+    namespace: dict = {}
+    exec(compile(code, "usage-snippet", "exec"), namespace)  # our own card text, not model output
+    assert namespace["out"].shape[1] > namespace["ids"]["input_ids"].shape[1]  # it generated

@@ -154,6 +154,29 @@ def _evaluation(output_dir: Path, log_history: list[dict[str, Any]]) -> list[str
     return ["## Evaluation", "", *lines] if lines else []
 
 
+def _usage(model_id: str, stage: str, lora: bool) -> list[str]:
+    """A snippet that loads the model and chats with it (a reward model: scores one conversation)."""
+    if stage == "reward_model":
+        load = ["from transformers import AutoModelForSequenceClassification, AutoTokenizer", "",
+                f'tokenizer = AutoTokenizer.from_pretrained("{model_id}")',
+                f'model = AutoModelForSequenceClassification.from_pretrained("{model_id}")']  # fmt: skip
+        use = ['chat = [{"role": "user", "content": "What is 7 times 8?"}, {"role": "assistant", "content": "56"}]',
+               "ids = tokenizer.apply_chat_template(chat, return_tensors=\"pt\", return_dict=True)",
+               "print(model(**ids).logits[0, 0].item())  # the reward"]  # fmt: skip
+    else:
+        cls = "AutoPeftModelForCausalLM" if lora else "AutoModelForCausalLM"
+        module = "peft" if lora else "transformers"
+        load = [f"from {module} import {cls}", "from transformers import AutoTokenizer", "",
+                f'tokenizer = AutoTokenizer.from_pretrained("{model_id}")',
+                f'model = {cls}.from_pretrained("{model_id}")']  # fmt: skip
+        use = ['chat = [{"role": "user", "content": "What is 7 times 8?"}]',
+               "ids = tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_tensors=\"pt\", "
+               "return_dict=True)",
+               "out = model.generate(**ids, max_new_tokens=256)",
+               'print(tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True))']  # fmt: skip
+    return ["## Usage", "", "```python", *load, *use, "```"]
+
+
 def model_card(
     output_dir: str | Path,
     stage: str,
@@ -164,7 +187,7 @@ def model_card(
     world_size: int = 1,
 ) -> str:
     """The card's text: YAML metadata, summary, data mixture, decontamination, evaluation, then the recipe."""
-    recipe = resolved_recipe(*configs)
+    recipe = resolved_recipe(*configs, folder=output_dir)
     base = recipe.get("model_name_or_path")
     lora = bool(recipe.get("use_peft"))
     _, pipeline_tag, stage_tags = STAGES.get(stage, ("", "text-generation", []))
@@ -190,6 +213,7 @@ def model_card(
     lines += _summary(stage, recipe, data, world_size, log_history or [])
     if not hub_id(base):
         lines += ["", f"Base model: the local checkpoint `{base}`."]
+    lines += ["", *_usage(recipe.get("hub_model_id") or f"path/to/{name}", stage, lora)]
     if data is not None:
         lines += ["", "## Training data", "", data.to_markdown().rstrip()]
     lines += ["", *_decontamination(recipe, report)]
@@ -203,7 +227,7 @@ def model_card(
         f"`recipe.yaml` next to this card; run it again with `tulu-recipes {stage.replace('_', '-')} recipe.yaml`:",
         "",
         "```yaml",
-        recipe_yaml(*configs).rstrip(),
+        recipe_yaml(*configs, folder=output_dir).rstrip(),
         "```",
         "",
     ]
@@ -247,7 +271,7 @@ def write_soup_card(output_dir: str | Path, args: Any, weights: list[float]) -> 
         "`recipe.yaml` next to this card; run it again with `tulu-recipes soup recipe.yaml`:",
         "",
         "```yaml",
-        recipe_yaml(args).rstrip(),
+        recipe_yaml(args, folder=output_dir).rstrip(),
         "```",
         "",
     ]
