@@ -33,7 +33,6 @@ value model too.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import torch
@@ -47,10 +46,6 @@ def uses_deepspeed(training_args: Any) -> bool:
     """A DeepSpeed run: `--deepspeed <json>` or an `accelerate launch` with a DeepSpeed config."""
     plugin = getattr(training_args, "deepspeed_plugin", None)
     return bool(getattr(training_args, "deepspeed", None)) or plugin is not None
-
-
-def uses_fsdp(training_args: Any) -> bool:
-    return bool(getattr(training_args, "fsdp", None)) or os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true"
 
 
 def deepspeed_config(training_args: Any) -> dict[str, Any]:
