@@ -95,5 +95,7 @@ def percentile_interval(values: np.ndarray, level: float = 0.95) -> list[float] 
     values = values[~np.isnan(values)]
     if values.size == 0:
         return None
-    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
+    # rounded: (1 - 0.95) / 2 is 0.025000000000000022 in floating point, one order statistic too high
+    tails = [round((1 - level) / 2, 12), round((1 + level) / 2, 12)]
+    lo, hi = np.quantile(values, tails, method="inverted_cdf")
     return [float(lo), float(hi)]
