@@ -106,8 +106,10 @@ def interval_tables(results: dict[str, Any], baseline: str | None = None) -> str
         return ""
     models, tasks, changes = results["models"], results["tasks"], block["changes"]
     level = f"{100 * block['level']:g}%"
+    kinds = {results["settings"]["tasks"][t]["kind"] for t in tasks}
     text = [f"{level} confidence intervals, points: {block['method']}; {block['resamples']:,} resamples, seed "
-            f"{block['seed']}. IFEval's instruction level resamples whole prompts with their instructions.", ""]
+            f"{block['seed']}" + (". IFEval's instruction level resamples whole prompts with their instructions"
+                                  if "ifeval" in kinds else "") + ".", ""]
 
     def table(header: list[str], cells: list[tuple[str, list[str]]]) -> list[str]:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]
@@ -219,15 +221,19 @@ def chart_figure(results: dict[str, Any], title: str = "Held-out accuracy", base
         for k, model in enumerate(changed):
             xs = [t + (k - (len(changed) - 1) / 2) * w2 for t in range(len(tasks))]
             points = [data["changes"][model][task] for task in tasks]
-            bars = ax2.bar(xs, [p["value"] for p in points], w2, yerr=_yerr(points), capsize=3,
-                           color=colors.get(model), ecolor="black", label=f"{model} - {data['changes'][model]['from']}",
-                           error_kw={"elinewidth": 1})
-            ax2.bar_label(bars, labels=[f"{p['value']:+.1f}" for p in points], fontsize=7, label_type="center")
+            label = f"{model} - {data['changes'][model]['from']}"
+            ax2.bar(xs, [p["value"] for p in points], w2, yerr=_yerr(points), capsize=3, color=colors.get(model),
+                    ecolor="black", label=label, error_kw={"elinewidth": 1})
         ax2.axhline(0.0, color="black", linewidth=0.8)
-        ax2.set_xticks(range(len(tasks)), tasks, fontsize=8)
+        if len(tasks) == 1:  # one bar a model: name it and give its number under it
+            xs = [(k - (len(changed) - 1) / 2) * w2 for k in range(len(changed))]
+            ax2.set_xticks(xs, [f"{m}\n{data['changes'][m][tasks[0]]['value']:+.1f}" for m in changed], fontsize=7)
+        else:
+            ax2.set_xticks(range(len(tasks)), tasks, fontsize=8)
+            ax2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=min(len(changed), 2))
         base = f"from {data['baseline']}" if data["baseline"] else "from the model above"
-        ax2.set_title(f"Change {base}, points\n(paired 95% CI)", fontsize=9)
-        ax2.legend(fontsize=7, loc="best")
+        ax2.set_title(textwrap.fill(f"Change {base}, points (paired 95% CI)", width=int(width_in * 5.4)),
+                      fontsize=9)
     fig.tight_layout()
     return fig
 
