@@ -126,14 +126,21 @@ def test_fewer_than_two_prompts_refuses_a_confidence_interval():
 
 
 def test_instruction_level_resamples_whole_prompts_not_instructions():
-    # prompt 1: 3 instructions, all kept by B, none by A; prompt 2: 1 instruction, both fail.
+    # prompt 1: 3 instructions, all kept by B loosely (2 strictly), none by A; prompt 2: 1 instruction, both fail.
     a = [{"strict": [False] * 3, "loose": [False] * 3}, {"strict": [False], "loose": [False]}]
-    b = [{"strict": [True] * 3, "loose": [True, True, True]}, {"strict": [False], "loose": [False]}]
+    b = [{"strict": [True, True, False], "loose": [True, True, True]}, {"strict": [False], "loose": [False]}]
     rows = {"A": {"ife": a}, "B": {"ife": b}}
     block = confidence_intervals(results_for(rows, {"ife": "ifeval"}), rows, "A")
     change = block["changes"]["B"]["tasks"]["ife"]
-    assert change["instruction_level_strict"]["change"] == pytest.approx(0.75)
-    assert change["prompt_level_strict"]["change"] == pytest.approx(0.5)
+    assert {k: v["change"] for k, v in change.items()} == pytest.approx(
+        {
+            "prompt_level_strict": 0.0,
+            "instruction_level_strict": 0.5,
+            "prompt_level_loose": 0.5,
+            "instruction_level_loose": 0.75,
+        }
+    )
+    assert change["prompt_level_strict"]["ci"] == [0.0, 0.0]
     # resampled prompts {1,1}, {1,2}, {2,2}: 3/3, 3/4, 0/1; resampled instructions would also give 1/4 and 2/4
     d = diffs(a, b, "ifeval", "instruction_level_loose")
     assert set(np.unique(d)) == {0.0, 0.75, 1.0}
