@@ -255,7 +255,7 @@ IFEVAL_ROWS = [
 ]
 
 
-def test_evaluate_stage_ifeval_with_compare_to_writes_paired_intervals(tmp_path, tiny_base):
+def test_evaluate_stage_ifeval_with_compare_to_writes_paired_intervals(tmp_path, tiny_base, quickstart_dir):
     data = tmp_path / "ifeval.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in IFEVAL_ROWS))
     out = tmp_path / "eval"
@@ -271,6 +271,9 @@ def test_evaluate_stage_ifeval_with_compare_to_writes_paired_intervals(tmp_path,
             "base",
             "--tasks",
             f"ifeval={data}",
+            f"held_out={quickstart_dir / 'data' / 'eval.jsonl'}",
+            "--limit",
+            "3",
             "--max_new_tokens",
             "6",
             "--backend",
@@ -293,6 +296,24 @@ def test_evaluate_stage_ifeval_with_compare_to_writes_paired_intervals(tmp_path,
         assert low <= results["scores"]["base"]["ifeval"][metric] <= high
     rows = [json.loads(line) for line in (out / "predictions" / "base" / "ifeval.jsonl").read_text().splitlines()]
     assert [len(r["strict"]) for r in rows] == [1, 2, 1] and all(r["correct"] == all(r["loose"]) for r in rows)
+    # the bootstrapped metrics are the scorer's metrics, recomputed from the saved rows
+    assert {k: p.full() for k, p in task_parts("ifeval", rows).items()} == pytest.approx(
+        results["scores"]["base"]["ifeval"]
+    )
+    held = [json.loads(line) for line in (out / "predictions" / "best" / "held_out.jsonl").read_text().splitlines()]
+    assert [r["group"] for r in held] == ["gsm8k"] * 3
+    assert block["changes"]["best"]["tasks"]["held_out"]["accuracy_gsm8k"] == {"change": 0.0, "ci": [0.0, 0.0]}
+    assert block["changes"]["best"]["average"] == {"change": 0.0, "ci": [0.0, 0.0]}
+    low, high = block["average"]["base"]
+    assert (
+        low
+        <= (
+            results["scores"]["base"]["ifeval"]["prompt_level_loose"]
+            + results["scores"]["base"]["held_out"]["accuracy"]
+        )
+        / 2
+        <= high
+    )
     text = (out / "results.md").read_text()
     assert "| ifeval (n=3) | prompt_level_strict | instruction_level_strict | prompt_level_loose |" in text
     assert "| best - base | +0.0 [+0.0, +0.0] | +0.0 [+0.0, +0.0] | +0.0 [+0.0, +0.0] | +0.0 [+0.0, +0.0] |" in text
@@ -316,7 +337,7 @@ def test_evaluate_stage_ifeval_with_compare_to_writes_paired_intervals(tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(cli.read_text())["confidence_intervals"] == block
-    assert "Change from base (ifeval, points): best +0.0 [+0.0, +0.0]" in proc.stdout
+    assert "Change from base (average, points): best +0.0 [+0.0, +0.0]" in proc.stdout
 
 
 def test_evaluate_stage_refuses_a_one_prompt_task_before_loading_a_model(tmp_path):
@@ -329,6 +350,21 @@ def test_evaluate_stage_refuses_a_one_prompt_task_before_loading_a_model(tmp_pat
             ["--models", str(tmp_path / "missing"), "--tasks", str(one), "--output_dir", str(tmp_path / "out")]
         )
     assert not (tmp_path / "out").exists()
+    with pytest.raises(RecipeError, match=r"model_names \['x y', 'x_y'\] share a predictions folder name"):
+        evaluate_main(
+            [
+                "--models",
+                "a",
+                "b",
+                "--model_names",
+                "x y",
+                "x_y",
+                "--tasks",
+                str(one),
+                "--output_dir",
+                str(tmp_path / "out"),
+            ]
+        )
 
 
 def test_paired_ci_rescores_old_ifeval_predictions_from_their_completions(tmp_path):

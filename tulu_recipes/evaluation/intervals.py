@@ -106,6 +106,9 @@ def confidence_intervals(
         raise ValueError(f"confidence level must be between 0 and 1, got {level}")
     models, tasks = list(results["models"]), list(results["tasks"])
     kinds = {t: results["settings"]["tasks"][t]["kind"] for t in tasks}
+    for t in tasks:
+        for m in models:
+            check_prompts(t, len(rows[m][t]))
     parts = {t: {m: task_parts(kinds[t], rows[m][t]) for m in models} for t in tasks}
     values = {t: bootstrap_values(t, parts[t], resamples, seed) for t in tasks}
     primary = results["primary"]

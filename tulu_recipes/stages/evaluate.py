@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> dict:
         raise RecipeError(f"bootstrap_resamples must be 0 (no intervals) or more, got {args.bootstrap_resamples}")
     if args.bootstrap_resamples and not 0 < args.confidence_level < 1:
         raise RecipeError(f"confidence_level must be between 0 and 1, got {args.confidence_level}")
+    folders = [predictions_path(args.output_dir, label, "t").parent for label, _ in models]
+    if len(set(folders)) != len(folders):  # the intervals are computed from these files
+        raise RecipeError(f"model_names {[label for label, _ in models]} share a predictions folder name; rename them")
     if args.bootstrap_resamples:
         try:
             check_task_sizes({t.name: len(t.examples) for t in tasks})
