@@ -184,7 +184,7 @@ def _yerr(points: list[dict[str, Any]]) -> list[list[float]] | None:
 
 
 def chart_figure(results: dict[str, Any], title: str = "Held-out accuracy", baseline: str | None = None):
-    """The figure: grouped bars of the primary metrics with each model's 95% interval and, when the results hold
+    """The figure: grouped bars of the primary metrics with each model's interval and, when the results hold
     paired intervals, a second panel with each change and its paired interval."""
     import matplotlib
 
@@ -209,7 +209,9 @@ def chart_figure(results: dict[str, Any], title: str = "Held-out accuracy", base
         ax.bar_label(bars, labels=[f"{y:.1f}" for y in ys], fontsize=7, padding=1, label_type="center")
         colors[model] = bars.patches[0].get_facecolor()
     ax.set_xticks(range(len(tasks)), [f"{t}\n({results['primary'][t]})" for t in tasks], fontsize=8)
-    ax.set_ylabel("%" + (", 95% CI" if _intervals(results, data["baseline"]) else ""))
+    block = _intervals(results, data["baseline"])
+    level = f"{100 * block['level']:g}%" if block else ""
+    ax.set_ylabel("%" + (f", {level} CI" if block else ""))
     ax.set_ylim(0, 105)
     # about 9 characters an inch at 10 pt
     ax.set_title(textwrap.fill(title, width=int(width_in * 9), break_on_hyphens=False), fontsize=10)
@@ -232,7 +234,7 @@ def chart_figure(results: dict[str, Any], title: str = "Held-out accuracy", base
             ax2.set_xticks(range(len(tasks)), tasks, fontsize=8)
             ax2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=min(len(changed), 2))
         base = f"from {data['baseline']}" if data["baseline"] else "from the model above"
-        ax2.set_title(textwrap.fill(f"Change {base}, points (paired 95% CI)", width=int(width_in * 5.4)),
+        ax2.set_title(textwrap.fill(f"Change {base}, points (paired {level} CI)", width=int(width_in * 5.4)),
                       fontsize=9)
     fig.tight_layout()
     return fig
