@@ -131,8 +131,12 @@ def confidence_intervals(
     def average(model: str) -> np.ndarray:  # resample r of every task, averaged: a stratified resample
         return np.mean([values[t][model][primary[t]] for t in tasks], axis=0)
 
+    def point(model: str, task: str, metric: str) -> float:  # the reported score, so the tables agree
+        score = results["scores"].get(model, {}).get(task, {}).get(metric)
+        return parts[task][model][metric].full() if score is None else float(score)
+
     def full_average(model: str) -> float:
-        return float(np.mean([parts[t][model][primary[t]].full() for t in tasks]))
+        return sum(100 * point(model, t, primary[t]) for t in tasks) / len(tasks) / 100
 
     if len(tasks) > 1:
         block["average"] = {m: percentile_interval(average(m), level) for m in models}
@@ -142,10 +146,10 @@ def confidence_intervals(
         for t in tasks:
             entry["tasks"][t] = {
                 k: {
-                    "change": _finite(p.full() - parts[t][base][k].full()),
+                    "change": _finite(point(model, t, k) - point(base, t, k)),
                     "ci": percentile_interval(values[t][model][k] - values[t][base][k], level),
                 }
-                for k, p in parts[t][model].items()
+                for k in parts[t][model]
             }
         if len(tasks) > 1:
             entry["average"] = {
