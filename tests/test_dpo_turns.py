@@ -181,3 +181,27 @@ def test_the_reference_cache_key_includes_the_setting(tmp_path, tiny_base, token
     chosen = [torch.tensor(t.train_dataset["ref_chosen_logps"]) for t in (first, second)]
     assert (chosen[0][:2] < chosen[1][:2] - 1.0).all()
     assert chosen[0][2].item() == pytest.approx(chosen[1][2].item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["keep_start", "keep_end"])
+def test_turn_masks_are_truncated_like_the_token_ids(mode):
+    """A multi-turn pair longer than `max_length`: the per-token masks are cut on the same side as TRL cuts the
+    ids. Masks 0,1,0,1,... and ids 100,101,... let the kept window be read off: the mask at a kept position must be
+    the one of that position's id."""
+    from tulu_recipes.trainers.dpo import TurnMaskCollator
+
+    prompt, chosen, rejected = list(range(100, 106)), list(range(106, 110)), list(range(106, 109))
+    alternating = lambda n: [i % 2 for i in range(n)]  # noqa: E731
+    example = {
+        "prompt_ids": prompt,
+        "chosen_ids": chosen,
+        "rejected_ids": rejected,
+        "chosen_loss_mask": alternating(10),
+        "rejected_loss_mask": alternating(9),
+    }
+    out = TurnMaskCollator(pad_token_id=0, max_length=7, truncation_mode=mode)([example])
+    for row in range(2):
+        ids = out["input_ids"][row][out["attention_mask"][row].bool()].tolist()
+        assert len(ids) == 7
+        assert ids[0] == (100 if mode == "keep_start" else (103 if row == 0 else 102))
+        assert out["completion_mask"][row, :7].tolist() == [(i - 100) % 2 for i in ids]

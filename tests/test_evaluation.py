@@ -260,3 +260,42 @@ def test_compare_to_an_unknown_model_stops_before_generating(tmp_path):
         evaluate_main(["--models", str(tmp_path / "a"), str(tmp_path / "b"), "--model_names", "base", "GRPO",
                        "--compare_to", "bas", "--tasks", "gsm8k", "--output_dir", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
+
+
+def test_evaluate_never_writes_into_a_model_folder_or_over_results_unless_told(tmp_path, tiny_base, capsys):
+    """A model folder keeps its recipe.yaml and card: evaluation into it is refused whatever the overwrite flag says,
+    and earlier results need `overwrite_output_dir: true`. Both are checked before any model generates."""
+    import shutil
+
+    from _shared import tree
+
+    from tulu_recipes.config import run_cli
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_base, model)
+    (model / "recipe.yaml").write_text("learning_rate: 1.0e-05\n")
+    before = tree(model)
+    task = tmp_path / "t.jsonl"
+    task.write_text(json.dumps({"messages": [{"role": "user", "content": "1+1?"}], "ground_truth": "2",
+                                "dataset": "gsm8k"}) + "\n")  # fmt: skip
+
+    def refused(argv: list[str]) -> str:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            run_cli(evaluate_main, ["--models", str(tiny_base), "--tasks", str(task), *argv])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err
+        return err
+
+    assert "is one of the models" in refused(["--models", str(model), "--output_dir", str(model),
+                                              "--overwrite_output_dir", "true"])  # fmt: skip
+    into_model = ["--output_dir", str(model), "--overwrite_output_dir", "true"]
+    assert "holds a model (model.safetensors)" in refused(into_model)
+    assert tree(model) == before
+
+    done = tmp_path / "eval"
+    done.mkdir()
+    (done / "results.json").write_text("{}")
+    assert "holds results (results.json)" in refused(["--output_dir", str(done)])
+    assert tree(done) == {"results.json": tree(done)["results.json"]}

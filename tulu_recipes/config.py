@@ -7,7 +7,8 @@ of one of the dataclasses, and YAML values must have the field's type. A mistake
 model or data is loaded, naming the file, the key and the closest valid key. Keys that transformers 5 or
 TRL removed get a message saying what replaces them.
 
-Conventions: a top-level `env:` mapping is exported to the environment (as TRL does); a string value in the
+Conventions: a top-level `env:` mapping is exported to the environment (as TRL does; saved recipes show its values
+as `<redacted>`, read back from the environment at run time); a string value in the
 YAML that starts with `./` or `../` is a path relative to the recipe file, so shipped recipes work from any
 working directory; one that starts with `tulu-recipes://` names a file bundled with the package's recipes
 (`tulu-recipes copy` writes bundled paths that way, so a copied recipe still finds them).
@@ -31,7 +32,9 @@ from typing import Any
 import yaml
 from trl import TrlParser
 
+from tulu_recipes.ranges import range_errors
 from tulu_recipes.recipe_help import handle_help
+from tulu_recipes.secrets import hand_hub_token_to_environment, redact_recipe, restore_redacted
 
 REMOVED_KEYS: dict[str, str] = {
     "warmup_ratio": "transformers 5 removed it; use `warmup_steps: {value}` (a float below 1 is a ratio of the "
@@ -222,6 +225,7 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
     known = _fields(dataclass_types)
     if recipe_path is not None:
         recipe = load_yaml(recipe_path)
+        restore_redacted(recipe, recipe_path)  # a saved recipe: its redacted `env:` values come from the environment
         env = recipe.pop("env", None) or {}
         if not isinstance(env, dict):
             raise RecipeError(f"'env' in {recipe_path} must be a mapping of environment variables")
@@ -256,6 +260,10 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
     *instances, remaining = parsed
     if remaining:
         raise RecipeError(f"unexpected arguments on the command line: {' '.join(remaining)}")
+    for key, message in range_errors(instances):
+        from_cli = any(t[2:].split("=", 1)[0].replace("-", "_") == key for t in cli if t.startswith("--"))
+        where = "the command line" if from_cli or not recipe_path else recipe_path
+        raise RecipeError(f"invalid recipe {where}: {message}")
     # What the recipe and the command line set, as each config received it before its __post_init__ derived
     # other values: the saved recipe writes these plus class defaults, so TRL accepts it back (`resolved_recipe`).
     namespace = vars(parser.parse_known_args(args=cli)[0])
@@ -269,9 +277,11 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
                 init[f.name] = namespace[f.name]
             elif _class_default(f) == namespace[f.name]:  # a default the parser hands back as it is
                 init[f.name] = namespace[f.name]
-        object.__setattr__(instance, INIT_VALUES, init)
+        # Redacted here already: transformers pickles the whole config, these attributes too, into training_args.bin.
+        object.__setattr__(instance, INIT_VALUES, redact_recipe(init))
+        hand_hub_token_to_environment(instance)
     if recipe_path is not None and env:
-        object.__setattr__(instances[0], RECIPE_ENV, dict(env))
+        object.__setattr__(instances[0], RECIPE_ENV, redact_recipe({"env": env})["env"])
     return tuple(instances)
 
 
@@ -314,7 +324,7 @@ def resolved_recipe(*configs: Any) -> dict[str, Any]:
     other fields (those the parser hands back unchanged; the rest are left out and take their default again).
     Never the values its __post_init__ derived, which TRL may refuse back together (GRPOConfig fills
     `generation_batch_size` from `steps_per_generation`, then rejects both set). A config built directly gives
-    its field values. An `env:` mapping of the recipe comes first.
+    its field values. An `env:` mapping of the recipe comes first. Secrets are redacted (`tulu_recipes.secrets`).
     """
     out: dict[str, Any] = {}
     env = next((getattr(c, RECIPE_ENV) for c in configs if hasattr(c, RECIPE_ENV)), None)
@@ -328,7 +338,7 @@ def resolved_recipe(*configs: Any) -> dict[str, Any]:
                     out[f.name] = _jsonable(getattr(config, f.name))
                 elif f.name in init:
                     out[f.name] = _jsonable(init[f.name])
-    return out
+    return redact_recipe(out)
 
 
 def _class_default(f: dataclasses.Field) -> Any:

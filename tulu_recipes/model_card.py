@@ -3,7 +3,7 @@
 Written by hand because neither library writes this card: TRL's `create_model_card` knows the trainer but not the
 recipe's mixture, decontamination or verifiers, and PEFT's template is a form of "[More Information Needed]"
 fields. The card replaces both. Its recipe section is the same YAML text as `recipe.yaml`
-(`tulu_recipes.config.recipe_yaml`), so the two always agree.
+(`tulu_recipes.config.recipe_yaml`), so the two always agree; neither holds a secret (`tulu_recipes.secrets`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from tulu_recipes.config import recipe_yaml, resolved_recipe
+from tulu_recipes.secrets import scrub_text
 
 CARD = "README.md"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -211,5 +212,45 @@ def model_card(
 
 def write_model_card(output_dir: str | Path, stage: str, configs: tuple[Any, ...], **kw: Any) -> Path:
     path = Path(output_dir) / CARD
-    path.write_text(model_card(output_dir, stage, configs, **kw), encoding="utf-8")
+    # The recipe section is redacted already; the rest (data paths, metrics) may still quote a secret value.
+    path.write_text(scrub_text(model_card(output_dir, stage, configs, **kw)), encoding="utf-8")
+    return path
+
+
+def write_soup_card(output_dir: str | Path, args: Any, weights: list[float]) -> Path:
+    """The card of a model soup: its ingredients and weights, the parent card's license, and the recipe."""
+    parent = card_metadata(Path(args.models[0]) / CARD) if not hub_id(args.models[0]) else {}
+    meta: dict[str, Any] = {}
+    if parent.get("license"):
+        meta["license"] = parent["license"]
+    hub = [m for m in args.models if hub_id(m)]
+    if hub:
+        meta["base_model"] = list(dict.fromkeys(hub))
+    meta.update(library_name="transformers", pipeline_tag="text-generation", tags=["tulu-recipes", "tulu3", "soup"])
+    rows = [f"| `{m}` | {w:.4f} |" for m, w in zip(args.models, weights, strict=True)]
+    lines = [
+        "---",
+        yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).rstrip(),
+        "---",
+        "",
+        f"# {Path(output_dir).resolve().name}",
+        "",
+        f"A model soup: the weighted average of {len(args.models)} checkpoints of one architecture, with the first "
+        "one's config and tokenizer (`soup.json` lists them).",
+        "",
+        "| ingredient | weight |",
+        "|---|---:|",
+        *rows,
+        "",
+        "## Recipe",
+        "",
+        "`recipe.yaml` next to this card; run it again with `tulu-recipes soup recipe.yaml`:",
+        "",
+        "```yaml",
+        recipe_yaml(args).rstrip(),
+        "```",
+        "",
+    ]
+    path = Path(output_dir) / CARD
+    path.write_text("\n".join(lines), encoding="utf-8")
     return path

@@ -42,7 +42,7 @@ stamp
 
 echo "== 4a Dev verifier accuracy of every model (300 prompts: for choosing, never the final table) =="
 "$py" -m tulu_recipes.stages.evaluate "$here/evaluate-dev.yaml" --models "$base" "$out/dpo" "$out/rlvr-grpo" "$out/rlvr-ppo" \
-  --model_names SmolLM2-135M-Instruct DPO GRPO PPO --output_dir "$out/eval-dev" --disable_tqdm true
+  --model_names SmolLM2-135M-Instruct DPO GRPO PPO --output_dir "$out/eval-dev" --disable_tqdm true --overwrite_output_dir true
 # the RLVR model that IFEval-541 compares with the base: the better one on dev (GRPO on a tie)
 best=$("$py" -c 'import json, sys; r = json.load(open(sys.argv[1])); t = r["tasks"][0]; p = r["primary"][t]
 print(max(["GRPO", "PPO"], key=lambda m: (r["scores"][m][t][p], m == "GRPO")))' "$out/eval-dev/results.json")
@@ -52,7 +52,7 @@ stamp
 
 echo "== 4b Held-out verifier accuracy of every model (600 prompts, paired 95% CIs from the base) =="
 "$py" -m tulu_recipes.stages.evaluate "$here/evaluate.yaml" --models "$base" "$out/dpo" "$out/rlvr-grpo" "$out/rlvr-ppo" \
-  --model_names SmolLM2-135M-Instruct DPO GRPO PPO --output_dir "$out/eval" --disable_tqdm true
+  --model_names SmolLM2-135M-Instruct DPO GRPO PPO --output_dir "$out/eval" --disable_tqdm true --overwrite_output_dir true
 stamp
 
 data="${SHARED_DATA:-$here/../../../shared/data}"
@@ -60,9 +60,9 @@ if [ -d "$data" ]; then
   echo "== 5 Benchmarks: IFEval (541) on the base and $best (paired CIs), GSM8K 8-shot (seeded 100) on the base =="
   "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" "$best_path" \
     --model_names SmolLM2-135M-Instruct "$best" --tasks ifeval --limit 541 --data_dir "$data" \
-    --output_dir "$out/benchmarks/ifeval" --disable_tqdm true
+    --output_dir "$out/benchmarks/ifeval" --disable_tqdm true --overwrite_output_dir true
   "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" --tasks gsm8k --limit 100 --data_dir "$data" \
-    --output_dir "$out/benchmarks/gsm8k" --disable_tqdm true
+    --output_dir "$out/benchmarks/gsm8k" --disable_tqdm true --overwrite_output_dir true
   stamp
 fi
 echo "Finished in $(( $(date +%s) - start ))s; held-out table and chart: $out/eval/results.md, results.png; dev: $out/eval-dev"

@@ -8,6 +8,8 @@ Rules:
 - :class:`~tulu_recipes.generation.backends.TransientError` is retried with exponential backoff and seeded
   jitter; after ``max_retries`` (or on any other error) the item is logged to ``<output>.failed.jsonl`` and
   the run goes on. Failed items are not "finished": the next run tries them again.
+- Nothing written or logged holds a secret: records pass through `scrub_values`, error texts (in failure records
+  and retry/failure logs) through `scrub_error`, whichever backend or HTTP client raised them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tulu_recipes.secrets import scrub_error, scrub_values
 
 from .backends import TransientError
 
@@ -122,7 +126,7 @@ class _Appender:
         self._file = open(path, mode, encoding="utf-8")
 
     def write(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.write(json.dumps(scrub_values(record), ensure_ascii=False) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -166,7 +170,7 @@ def run_items(
             except TransientError as err:
                 if retries >= retry.max_retries:
                     return None, err, retries
-                logger.debug("item %s: %r, retry %d", key, err, retries + 1)
+                logger.debug("item %s: %s, retry %d", key, scrub_error(repr(err)), retries + 1)
                 sleep(retry.delay(key, retries, err.retry_after))
                 retries += 1
             except Exception as err:  # noqa: BLE001 - one bad item must not stop the run
@@ -192,8 +196,9 @@ def run_items(
                     summary.completion_tokens += int(usage.get("completion_tokens", 0))
                     summary.done += 1
                 else:
-                    failures.write({"id": key, "input": item, "error": repr(error), "retries": retries})
-                    logger.warning("item %s failed after %d retries: %r", key, retries, error)
+                    message = scrub_error(repr(error))
+                    failures.write({"id": key, "input": item, "error": message, "retries": retries})
+                    logger.warning("item %s failed after %d retries: %s", key, retries, message)
                     summary.failed += 1
                 bar.update(1)
                 bar.set_postfix(done=summary.done, failed=summary.failed, refresh=False)

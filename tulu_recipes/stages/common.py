@@ -26,6 +26,7 @@ from tulu_recipes.data import FilterConfig, MixtureResult, load_mixture
 from tulu_recipes.distributed import check_master_weights, trainable_dtype
 from tulu_recipes.model_card import write_model_card
 from tulu_recipes.script_args import TuluScriptArguments
+from tulu_recipes.secrets import scrub_text, scrub_values
 from tulu_recipes.trainers.fault_tolerance import resolve_resume
 
 logger = logging.getLogger("tulu_recipes")
@@ -141,8 +142,8 @@ def write_data_outputs(output_dir: str | Path, result: MixtureResult) -> list[Pa
     """Save the mixture table (and the decontamination report, if any) next to the outputs; return the paths."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "mixture.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
-    (out / "mixture.md").write_text(result.to_markdown(), encoding="utf-8")
+    (out / "mixture.json").write_text(json.dumps(scrub_values(result.to_dict()), indent=2), encoding="utf-8")
+    (out / "mixture.md").write_text(scrub_text(result.to_markdown()), encoding="utf-8")
     report = getattr(result, "decontamination", None)
     if report is not None:
         report.write(out)

@@ -18,6 +18,8 @@ from tulu_recipes.evaluation.intervals import check_task_sizes, confidence_inter
 from tulu_recipes.evaluation.report import check_baseline, markdown_report, write_reports
 from tulu_recipes.evaluation.runner import evaluate_models, predictions_path
 from tulu_recipes.evaluation.tasks import build_task
+from tulu_recipes.output_policy import refuse_finished_outputs, refuse_writing_into_inputs
+from tulu_recipes.stages.common import finished_model_file
 from tulu_recipes.stages.preflight import check_model_source
 
 
@@ -73,6 +75,10 @@ class EvalArguments:
                                                              "intervals)."})
     confidence_level: float = field(default=0.95, metadata={"help": "Coverage of the percentile intervals."})
     disable_tqdm: bool = field(default=False, metadata={"help": "Hide progress bars."})
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "Replace the results of an earlier evaluation in `output_dir` (never a model folder)."},
+    )
 
 
 def model_labels(args: EvalArguments) -> list[tuple[str, str]]:
@@ -91,6 +97,17 @@ def main(argv: list[str] | None = None) -> dict:
     (args,) = parse_recipe([EvalArguments], argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     models = model_labels(args)
+    refuse_writing_into_inputs(args.output_dir, [path for _, path in models], "models")
+    model_file = finished_model_file(args.output_dir)
+    if model_file is not None:  # its recipe.yaml and card would be replaced by the evaluation's
+        raise RecipeError(
+            f"output_dir {args.output_dir} holds a model ({model_file.name}); evaluation results would replace its "
+            "recipe.yaml. Choose another `output_dir`"
+        )
+    results_file = Path(args.output_dir) / "results.json"
+    refuse_finished_outputs(
+        args.output_dir, results_file if results_file.is_file() else None, args.overwrite_output_dir, "results"
+    )
     try:
         check_baseline(args.compare_to, [label for label, _ in models])
     except ValueError as err:  # before any model generates, not after
