@@ -51,7 +51,8 @@ def test_classify_keeps_the_verdict_and_never_raises():
     assert classify("The answer is 18.", "18", "gsm8k", True, want_answer=False) == Diagnosis("correct")
     assert classify("x", "1", "gsm8k", None) == Diagnosis("unscored")
     assert classify(object(), object(), "math", False).category in ("wrong", "no_answer")
-    assert classify([{"role": "assistant", "content": "The answer is 3 or 4."}], "3", "gsm8k", False).category == "hedge"
+    chat = [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "The answer is 3 or 4."}]
+    assert classify(chat, "3", "gsm8k", False).category == "hedge"
     assert diagnose("The answer is 3.", "3", "nope") == Diagnosis("unscored")
 
 
@@ -78,8 +79,12 @@ PLANTED = [
 
 def fake_trainer(tmp_path, sample_steps: int = 0) -> SimpleNamespace:
     return SimpleNamespace(
-        args=SimpleNamespace(output_dir=str(tmp_path), verifier_diagnostics=True, verifier_sample_steps=sample_steps,
-                             verifier_sample_size=4),  # fmt: skip
+        args=SimpleNamespace(
+            output_dir=str(tmp_path),
+            verifier_diagnostics=True,
+            verifier_sample_steps=sample_steps,
+            verifier_sample_size=4,
+        ),  # fmt: skip
         state=SimpleNamespace(global_step=0),
         accelerator=SimpleNamespace(process_index=0, is_main_process=True),
         model=SimpleNamespace(training=True),
