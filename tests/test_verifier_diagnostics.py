@@ -126,12 +126,20 @@ def test_shares_per_dataset_on_a_planted_batch(tmp_path):
     assert len(trainer._metrics["train"]["verifier/gsm8k/correct"]) == 1
 
 
-def test_sample_files_every_n_steps_with_verdict_and_answer(tmp_path):
-    trainer = fake_trainer(tmp_path, sample_steps=4)
-    for step in range(0, 13, 2):  # generation every second step (PPO with num_iterations 2): steps 1, 3, ..., 13
-        trainer.state.global_step = step
+def sampled_steps(tmp_path, every: int, generation_steps: range) -> list[str]:
+    trainer = fake_trainer(tmp_path, sample_steps=every)
+    for step in generation_steps:
+        trainer.state.global_step = step - 1  # the step the completions train is global_step + 1
         planted_call(trainer)
-    files = sorted(p.name for p in (tmp_path / "verifier_samples").iterdir())
+    return sorted(p.name for p in (tmp_path / "verifier_samples").iterdir())
+
+
+def test_sample_files_every_n_steps_with_verdict_and_answer(tmp_path):
+    assert sampled_steps(tmp_path / "a", 4, range(1, 10)) == ["step-000004.jsonl", "step-000008.jsonl"]
+    every_third = ["step-000004.jsonl", "step-000010.jsonl", "step-000013.jsonl"]  # due at 4, 8, 12: no drift
+    assert sampled_steps(tmp_path / "b", 4, range(1, 14, 3)) == every_third
+    # generation every second step (PPO with num_iterations 2): the first generation at or after each due step
+    files = sampled_steps(tmp_path, 4, range(1, 14, 2))
     assert files == ["step-000005.jsonl", "step-000009.jsonl", "step-000013.jsonl"]
     rows = [json.loads(line) for line in (tmp_path / "verifier_samples" / files[0]).read_text().splitlines()]
     assert len(rows) == 4 and {r["step"] for r in rows} == {5}
@@ -145,6 +153,7 @@ def test_sample_files_every_n_steps_with_verdict_and_answer(tmp_path):
             assert Diagnosis(row["category"], row["extracted"]) == diagnose(row["completion"], gold, dataset)
             assert row["score"] == (10.0 if row["category"] == "correct" else 0.0)
 
+    trainer = fake_trainer(tmp_path, sample_steps=4)
     trainer.model.training = False  # evaluation never writes samples
     trainer.state.global_step = 30
     planted_call(trainer)
