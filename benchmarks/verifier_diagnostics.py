@@ -6,7 +6,9 @@ Minerva, Tülu 8-shot and ``####`` styles, right and wrong, every hedging class)
 training. Timed, single caller, best of ``--repeats`` after one warm-up pass: the ``verifiable`` reward on the
 batch (what TRL calls every step) and the diagnostics hook's work on it (:func:`rewards.diagnose.classify` with
 the scores already known, only rejected rows re-read), for the batch as labelled and for an all-wrong batch
-(an untrained policy, the worst case). Also the full ``observe`` hook including the sample file (32 rows).
+(an untrained policy, the worst case). Also the full ``observe`` hook including the sample file (32 rows), and
+``classify`` on the adversarial completions of ``benchmarks/fuzz_verifiers.py`` (``--fuzz`` items, as MATH and as
+GSM8K rows): exceptions (target 0) and the slowest item, since the extraction runs in-process like the verifiers'.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from fuzz_verifiers import completions as fuzz_completions  # noqa: E402
 from realistic_completions import gsm8k_items, math_items  # noqa: E402
 
 from rewards import load_reward  # noqa: E402
@@ -88,6 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--fuzz", type=int, default=4000)
     args = parser.parse_args()
     reward = load_reward("verifiable")
     print(f"| batch ({args.rows} rows) | scoring ms | diagnostics ms | diagnostics / scoring | hook + sample file ms |")
@@ -95,6 +99,17 @@ def main() -> None:
     for name, wrong in (("realistic labels", False), ("all wrong", True)):
         t_score, t_diag, t_hook = measure(reward, *batch(args.rows, wrong), args.repeats)
         print(f"| {name} | {1000 * t_score:.1f} | {1000 * t_diag:.1f} | {t_diag / t_score:.2f} | {1000 * t_hook:.1f} |")
+
+    errors, slowest = 0, 0.0
+    for _, text in fuzz_completions(args.fuzz, 1):
+        for verifier, gold in (("math", "\\frac{1}{2}"), ("gsm8k", "5")):
+            start = time.perf_counter()
+            try:
+                classify(text, gold, verifier, False)
+            except Exception:  # noqa: BLE001 - counted: the target is none
+                errors += 1
+            slowest = max(slowest, time.perf_counter() - start)
+    print(f"\nadversarial: {2 * args.fuzz} classifications, {errors} exceptions, slowest {1000 * slowest:.1f} ms")
 
 
 if __name__ == "__main__":
