@@ -3,28 +3,31 @@
 Categories (:data:`CATEGORIES`), for the verifier that judges the row (``gsm8k``, ``math``, ``ifeval``, a
 plug-in; for ``verifiable`` the row's ``dataset`` value):
 
-- ``correct``: the verifier's verdict is True (whatever the extraction below says);
-- ``hedge``: the completion commits to more than one answer and the verifier refuses to pick one. MATH: it has
-  committed answers (boxes, "The answer is", Minerva lines, ``####``) but no single final answer, or its final
-  answer is a list ("either $3$ or $4$", ``3, 4``) where the gold is one value. GSM8K: no
-  final number although the text holds two or more different numbers ("5 or 6", ``#### 5`` then ``#### 6``);
-- ``no_answer``: nothing to judge. MATH: no committed answer at all; the verifier then reads the last math span
-  or the whole text, which is still reported as the extracted answer and can still be correct. GSM8K: no final
-  number and at most one distinct number (none, or only a negated one: "the answer is not 5"). IFEval and
-  plug-ins: an empty completion;
+- ``correct``: the verifier's verdict is True (whatever the reading below says);
+- ``hedge``: the verifier reads more than one answer and refuses to pick one (two different committed answers,
+  an answer plus an alternative: "5 or 6", ``\\boxed{18}`` then ``#### 19``), or, for MATH, its one answer is a
+  list ("either $3$ or $4$", ``3, 4``) where the gold is one value;
+- ``no_answer``: the verifier reads no answer (no number, only a negation "the answer is not 5", everything
+  taken back); for MATH also a completion that commits to nothing (no box, answer line, Minerva line, ``####`` or
+  bold): the verifier then falls back to the last math span or the whole text, reported as the extracted answer
+  (which can still be correct). IFEval and plug-ins: an empty completion;
 - ``wrong``: anything else the verifier rejected;
 - ``unscored``: no verifier owns the row (verdict None).
 
-:func:`classify` takes a verdict the caller already has (the RL trainer's score) and only runs the verifier's
-public in-process extraction (:func:`rewards.math_flex.final_answer`, :func:`rewards.gsm8k.final_number`), the
-same linear-time code the score ran, never the symbolic check; a correct row needs no extraction at all when the
-answer is not wanted. :func:`diagnose` scores the row first, through the registry (so the symbolic check runs in
-its time-limited worker pool), then classifies it. Neither evaluates model text, and neither raises: a failure
-inside the extraction leaves the verdict's category (``correct`` or ``wrong``) and no extracted answer.
+The reading (answer / none / hedge) is the verifiers' own: :func:`rewards.outcome.extract_answer` where this
+version of ``rewards`` has it, else the same read from the public :func:`rewards.math_flex.final_answer` and
+:func:`rewards.gsm8k.final_number` (None there is a hedge when the text commits to, or holds, two or more
+different values, else no answer). That is the in-process, linear-time extraction the score itself ran, never the
+symbolic check, so :func:`classify` on a verdict the caller already has (the RL trainer's score) adds no
+process, pool or time limit the score did not need; a correct row needs no reading at all when the answer is not
+wanted. :func:`diagnose` scores the row first, through the registry (the symbolic check in its time-limited worker
+pool), then classifies it. Neither evaluates model text, and neither raises: a failure inside the reading leaves
+the verdict's category (``correct`` or ``wrong``) and no extracted answer.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -54,30 +57,45 @@ def verifier_for(reward_name: str, dataset: Any = None) -> str:
     return name
 
 
-def _math(text: str, ground_truth: str, correct: bool) -> Diagnosis:
-    gold = math_flex.gold_answer(ground_truth)
-    gold_is_list = listify(gold, thousands=True) is not None
+try:  # the verifiers' own reading (answer / none / hedge), where this version of ``rewards`` has it
+    from rewards.outcome import extract_answer
+except ImportError:  # pragma: no cover - older rewards: read the same from the public extraction functions
+    extract_answer = None
+
+_BOLD = re.compile(r"\*\*[^*\n]{1,200}\*\*")
+
+
+def _reading(text: str, ground_truth: str, verifier: str, gold_is_list: bool) -> tuple[str, str | None]:
+    """``(status, answer)``: ``answer`` (with the text read), ``none`` or ``hedge``, as the verifier reads it."""
+    if extract_answer is not None:
+        found = extract_answer(verifier, text, ground_truth)
+        return found.status, found.answer
+    if verifier == "gsm8k":
+        value = gsm8k.final_number(text)
+        if value is not None:
+            return "answer", format(value, "f")
+        return ("hedge" if len({v for v, _, _ in numbers(text)}) > 1 else "none"), None
     answer = math_flex.final_answer(text, gold_is_list=gold_is_list)
+    if answer is None:
+        return ("hedge" if math_flex.commitments(text)[0] else "none"), None
+    return "answer", answer
+
+
+def _extracted(text: str, ground_truth: str, verifier: str, correct: bool) -> Diagnosis:
+    gold_is_list = False
+    if verifier == "math":
+        gold_is_list = listify(math_flex.gold_answer(ground_truth), thousands=True) is not None
+    status, answer = _reading(text, ground_truth, verifier, gold_is_list)
     if correct:
         return Diagnosis("correct", answer)
-    committed, _ = math_flex.commitments(text)
-    if answer is None:
-        return Diagnosis("hedge" if committed else "no_answer")
-    if not committed:
-        return Diagnosis("no_answer", answer)
-    offered_list = not gold_is_list and listify(answer, thousands=True) is not None
-    return Diagnosis("hedge" if offered_list else "wrong", answer)
-
-
-def _gsm8k(text: str, correct: bool) -> Diagnosis:
-    answer = gsm8k.final_number(text)
-    shown = None if answer is None else format(answer, "f")
-    if correct:
-        return Diagnosis("correct", shown)
-    if answer is None:
-        distinct = {value for value, _, _ in numbers(text)}
-        return Diagnosis("hedge" if len(distinct) > 1 else "no_answer")
-    return Diagnosis("wrong", shown)
+    if status != "answer":
+        return Diagnosis("hedge" if status == "hedge" else "no_answer")
+    if verifier == "math":
+        if not math_flex.commitments(text)[0] and not _BOLD.search(text):
+            return Diagnosis("no_answer", answer)  # the verifier fell back to the last math span or the whole text
+        if not gold_is_list and listify(answer, thousands=True) is not None:
+            return Diagnosis("hedge", answer)  # several values offered for one
+    return Diagnosis("wrong", answer)
 
 
 def classify(
@@ -94,10 +112,8 @@ def classify(
     fallback = Diagnosis("correct" if verdict else "wrong")
     try:
         text = completion_text(completion)
-        if verifier == "math":
-            return _math(text, str(ground_truth), bool(verdict))
-        if verifier == "gsm8k":
-            return _gsm8k(text, bool(verdict))
+        if verifier in ("math", "gsm8k"):
+            return _extracted(text, str(ground_truth), verifier, bool(verdict))
         return fallback if text.strip() else Diagnosis("no_answer")
     except Exception:  # noqa: BLE001 - diagnostics never raise; the verdict stands
         return fallback
