@@ -16,7 +16,7 @@ ROWS = [
     ("So the answer is 18.", "18", True, "plain"),  # accepted: true positive
     ("The answer is 17.", "18", False, "plain"),  # rejected, wrong answer: true negative
     ("The answer is 3 or 4.", "3", False, "hedge"),  # rejected, hedge: true negative
-    ("twelve", "12", True, "words"),  # rejected, no number (parse failure): false negative
+    ("The answer is XII.", "12", True, "roman"),  # rejected, no number (parse failure): false negative
     ("#### 5", "5", False, "lucky"),  # accepted, but the grader says the reasoning is wrong: false positive
     ("The answer is 7.", "8", True, "plain"),  # rejected, wrong answer: false negative
 ]
@@ -71,7 +71,7 @@ def test_agreement_rates_and_youden_on_a_hand_made_file(labelled, capsys):
     assert "rejected as a wrong answer 2, as a hedge 1, as a parse failure (no answer extracted) 1" in out
     assert "false negatives by cause: wrong answer 1, hedge 0, parse failure 1" in out
     assert re.search(r"\nplain +3 +66\.7% +0 +1 +0 +0\n", out)
-    assert re.search(r"\nwords +1 +0\.0% +0 +1 +0 +1\n", out)
+    assert re.search(r"\nroman +1 +0\.0% +0 +1 +0 +1\n", out)
     assert re.search(r"latency per row: p50 [\d.]+ ms, p99 [\d.]+ ms \(n=6", out)
 
 

@@ -34,7 +34,7 @@ from tulu_recipes.trainers.rlvr import TuluGRPOConfig, TuluRLOOConfig
         ("So \\boxed{\\frac{1}{2}}.", "\\frac34", "math", Diagnosis("wrong", "\\frac{1}{2}")),
         ("\\boxed{1}\n#### 2", "2", "math", Diagnosis("hedge")),
         ("So the answer is $\\frac34, \\frac12$.", "\\frac34", "math", "hedge"),
-        ("We get $x = 7$.", "5", "math", Diagnosis("no_answer", "x = 7")),
+        ("We get $x = 7$.", "5", "math", "no_answer"),
         ("The answer is not $\\frac{1}{2}$.", "\\frac{1}{2}", "math", Diagnosis("no_answer")),
         ("all lower case.", '{"func_name": "validate_lowercase"}', "ifeval", Diagnosis("correct")),
         ("Not Lower.", '{"func_name": "validate_lowercase"}', "ifeval", Diagnosis("wrong")),
