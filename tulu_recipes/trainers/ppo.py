@@ -72,6 +72,7 @@ from trl.trainer.utils import disable_dropout_in_model, get_config_model_id, pad
 from tulu_recipes.distributed import check_master_weights, setup_distributed, trainable_dtype
 from tulu_recipes.trainers import ppo_math
 from tulu_recipes.trainers.rlvr import NON_STOP_HELP, VerifierRewardsMixin
+from tulu_recipes.trainers.verifier_diagnostics import VerifierDiagnosticsArguments
 
 VALUE_MODEL_DIR = "value_model"
 VALUE_ENGINE_DIR = "value_engine"  # DeepSpeed: the value engine's weights, optimizer and schedule, per process
@@ -79,7 +80,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class TuluPPOConfig(RLOOConfig):
+class TuluPPOConfig(VerifierDiagnosticsArguments, RLOOConfig):
     """`RLOOConfig` with PPO's value-model fields and the Tülu 3 8B PPO defaults (paper Table 21).
 
     TRL fields with a PPO meaning: `num_generations` = samples per prompt (paper: 1), `num_iterations` = PPO
