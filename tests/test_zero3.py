@@ -33,6 +33,8 @@ def _prepare(work: Path, repo_root: Path, quickstart_dir: Path, tiny_base: Path)
         (work / "recipes" / name).write_text(text.replace("fraction: 1.0", f"count: {rows}"))
     config = json.loads((repo_root / "accelerate_configs" / "ds_zero3.json").read_text())
     config["zero_optimization"]["stage3_param_persistence_threshold"] = 0  # shard even the tiny model's norms
+    # A user's plain ZeRO-3 JSON: without the gather flag, the final save must still write loadable weights.
+    del config["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"]
     (work / "zero3.json").write_text(json.dumps(config))
     (work / "zero2.json").write_text((repo_root / "accelerate_configs" / "ds_zero2.json").read_text())
     # A base with the <pad> row already added, so no run resizes embeddings; base_b differs in one weight.

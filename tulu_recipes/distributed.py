@@ -118,3 +118,14 @@ def check_master_weights(model: torch.nn.Module, training_args: Any, what: str =
             f"the {what} has {len(half)} trainable half-precision parameters (e.g. {half[0]}); a plain optimizer "
             "needs fp32 master weights: load it with `trainable_dtype(...)` (float32, trained under bf16 autocast)"
         )
+
+
+def gather_weights_on_save(engine: Any) -> None:
+    """Make a ZeRO-3 engine gather the full weights when the model is saved, whatever its JSON says.
+
+    Without `stage3_gather_16bit_weights_on_model_save`, transformers' `save_model` writes only DeepSpeed's sharded
+    `global_step*` states: a run that finishes without loadable weights. The flag only matters at save time (its
+    cost is one gather per save), so the final save always sets it.
+    """
+    if engine is not None and engine.zero_optimization_partition_weights():
+        engine._config.zero_config.gather_16bit_weights_on_model_save = True

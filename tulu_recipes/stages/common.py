@@ -23,7 +23,7 @@ from trl import ModelConfig
 from tulu_recipes.chat_templates import MODEL, ChatTemplate, load_chat_template, model_chat_template
 from tulu_recipes.config import RecipeError, save_recipe
 from tulu_recipes.data import FilterConfig, MixtureResult, load_mixture
-from tulu_recipes.distributed import check_master_weights, trainable_dtype
+from tulu_recipes.distributed import check_master_weights, gather_weights_on_save, trainable_dtype
 from tulu_recipes.model_card import write_model_card
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.secrets import scrub_text, scrub_values
@@ -290,6 +290,7 @@ def train_and_save(
         if main:
             discard_unstarted_outputs(args.output_dir, written, existed)
         raise
+    gather_weights_on_save(getattr(trainer, "deepspeed", None))
     trainer.save_model(args.output_dir)
     if main:
         finish_outputs(

@@ -69,7 +69,7 @@ from trl import RLOOConfig, RLOOTrainer
 from trl.models.utils import disable_gradient_checkpointing
 from trl.trainer.utils import disable_dropout_in_model, get_config_model_id, pad, use_adapter
 
-from tulu_recipes.distributed import check_master_weights, setup_distributed, trainable_dtype
+from tulu_recipes.distributed import check_master_weights, gather_weights_on_save, setup_distributed, trainable_dtype
 from tulu_recipes.trainers import ppo_math
 from tulu_recipes.trainers.rlvr import NON_STOP_HELP, VerifierRewardsMixin
 from tulu_recipes.trainers.verifier_diagnostics import VerifierDiagnosticsArguments
@@ -380,6 +380,8 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
         return self.value_model.state_dict()
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        if not _internal_call:  # the final save (checkpoints keep DeepSpeed's own sharded states)
+            gather_weights_on_save(self.deepspeed)
         super().save_model(output_dir, _internal_call)
         state = self._value_state_dict()
         if self.accelerator.is_main_process:
