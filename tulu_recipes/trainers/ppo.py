@@ -63,7 +63,6 @@ from typing import Literal
 
 import torch
 from accelerate.utils import gather_object
-from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, PreTrainedModel, TrainerCallback, get_scheduler
 from trl import RLOOConfig, RLOOTrainer
 from trl.models.utils import disable_gradient_checkpointing
@@ -262,26 +261,6 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
         self.value_model = value_model if self.is_deepspeed_enabled else value_model.to(self.accelerator.device)
         self.value_model.train()
         self.add_callback(_ValueModelStep(self))
-        self._drop_long_prompts()
-
-    def _drop_long_prompts(self) -> None:
-        """Drop training prompts longer than `max_prompt_length` tokens, as the release's dataset filter did."""
-        limit = self.args.max_prompt_length
-        if limit is None or not isinstance(self.train_dataset, Dataset):
-            return
-
-        before = len(self.train_dataset)
-        keep = []
-        for start in range(0, before, 512):  # select() by index: no dataset fingerprint of a closure over the trainer
-            prompt_ids, _, _ = self._tokenize_prompts(self.train_dataset[start : start + 512]["prompt"])
-            keep.extend(start + i for i, ids in enumerate(prompt_ids) if len(ids) <= limit)
-        if len(keep) < before:
-            self.train_dataset = self.train_dataset.select(keep)
-        dropped = before - len(self.train_dataset)
-        if dropped:
-            logger.warning("Dropped %d of %d prompts longer than max_prompt_length=%d tokens", dropped, before, limit)
-        if len(self.train_dataset) == 0:
-            raise ValueError(f"every training prompt is longer than max_prompt_length={limit} tokens")
 
     # ----- optimizer, gradients, saving -------------------------------------------------------------------------
     def get_decay_parameter_names(self, model) -> list[str]:

@@ -25,6 +25,7 @@ from accelerate.utils import gather, gather_object
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
 from tulu_recipes.trainers import verifier_diagnostics
+from tulu_recipes.trainers.long_prompts import MAX_PROMPT_HELP, drop_long_prompts
 from tulu_recipes.trainers.verifier_diagnostics import VerifierDiagnosticsArguments
 
 NON_STOP_HELP = (
@@ -46,7 +47,12 @@ def apply_non_stop_penalty(rewards_per_func: torch.Tensor, no_eos: torch.Tensor,
 
 
 class VerifierRewardsMixin:
-    """Adds the no-EOS penalty and per-dataset verifier metrics to a TRL trainer's `_calculate_rewards`."""
+    """Adds the no-EOS penalty and per-dataset verifier metrics to a TRL trainer's `_calculate_rewards`, and drops
+    prompts over `max_prompt_length` tokens once the trainer is built."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        drop_long_prompts(self)
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -77,6 +83,7 @@ class TuluGRPOConfig(VerifierDiagnosticsArguments, GRPOConfig):
     """`GRPOConfig` plus the no-EOS penalty. The Tülu 3.1 settings are in `recipes/tulu3-8b/rlvr-grpo.yaml`."""
 
     non_stop_penalty: float | None = field(default=None, metadata={"help": NON_STOP_HELP})
+    max_prompt_length: int | None = field(default=2048, metadata={"help": MAX_PROMPT_HELP})
 
 
 @dataclass
@@ -84,6 +91,7 @@ class TuluRLOOConfig(VerifierDiagnosticsArguments, RLOOConfig):
     """`RLOOConfig` plus the no-EOS penalty."""
 
     non_stop_penalty: float | None = field(default=None, metadata={"help": NON_STOP_HELP})
+    max_prompt_length: int | None = field(default=2048, metadata={"help": MAX_PROMPT_HELP})
 
 
 class TuluGRPOTrainer(VerifierRewardsMixin, GRPOTrainer):
