@@ -145,25 +145,27 @@ def zero3_sft(work: Path) -> dict:
 
 def zero2_nan_guard(work: Path) -> dict:
     from transformers import TrainerCallback
-    from transformers.models.llama import modeling_llama
 
     from tulu_recipes.stages import sft
     from tulu_recipes.trainers import fault_tolerance
 
     calls = {"n": 0}
-    forward = modeling_llama.LlamaForCausalLM.forward
 
-    def poisoned(self, *args, **kwargs):
-        out = forward(self, *args, **kwargs)
-        if self.training:
+    def poison(module, inputs, out):
+        if module.training:
             calls["n"] += 1
-            if calls["n"] >= 2 and out.loss is not None:  # every training forward from the second step on
-                out.loss = out.loss * float("nan")
+            if calls["n"] >= 2:  # every training forward from the second step on
+                for name, value in list(out.items()):  # loss, logits, or TRL's fused-head log_probs
+                    if torch.is_tensor(value) and value.is_floating_point():
+                        out[name] = value * float("nan")
         return out
 
     checksums: dict[int, float] = {}
 
     class Weights(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            model.register_forward_hook(poison)
+
         def on_step_end(self, args, state, control, model=None, **kwargs):
             with torch.no_grad():
                 checksums[state.global_step] = float(sum(p.double().sum() for p in model.parameters()))
@@ -176,7 +178,6 @@ def zero2_nan_guard(work: Path) -> dict:
         guards.extend(c for c in found if isinstance(c, fault_tolerance.NonFiniteGuardCallback))
         return [Weights(), *found]
 
-    modeling_llama.LlamaForCausalLM.forward = poisoned
     sft.fault_tolerance_callbacks = with_spy
     error = None
     try:
@@ -185,7 +186,6 @@ def zero2_nan_guard(work: Path) -> dict:
     except fault_tolerance.NonFiniteStepError as err:
         error = str(err)
     finally:
-        modeling_llama.LlamaForCausalLM.forward = forward
         sft.fault_tolerance_callbacks = callbacks
     guard = guards[-1]
     return {"error": error, "skipped": guard.skipped, "consecutive": guard.consecutive, "checksums": checksums}
