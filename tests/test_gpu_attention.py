@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tulu_recipes.cli import shipped_recipes
 from tulu_recipes.config import RecipeError, load_yaml, run_cli
 from tulu_recipes.stages import attention
 from tulu_recipes.stages.attention import check_attention
+
+
+def shipped_recipes(repo_root: Path) -> list[str]:
+    """The recipes of this checkout (the installed package may point at another one)."""
+    return sorted(str(p.relative_to(repo_root / "recipes")) for p in (repo_root / "recipes").rglob("*.yaml"))
 
 
 @pytest.fixture
@@ -46,7 +52,7 @@ def test_hub_kernel_offline_is_refused(monkeypatch):
 def test_no_shipped_recipe_needs_flash_attention(repo_root, no_flash):
     """The paper's SFT recipes default to sdpa, so they load on a machine without flash-attn."""
     checked = 0
-    for name in shipped_recipes():
+    for name in shipped_recipes(repo_root):
         value = load_yaml(repo_root / "recipes" / name).get("attn_implementation")
         if value is not None:
             check_attention(value, f"{name}: attn_implementation")

@@ -13,8 +13,13 @@ import trl
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from tulu_recipes.cli import shipped_recipes
 from tulu_recipes.config import load_yaml
+
+
+def shipped_recipes(repo_root: Path) -> list[str]:
+    """The recipes of this checkout (the installed package may point at another one)."""
+    return sorted(str(p.relative_to(repo_root / "recipes")) for p in (repo_root / "recipes").rglob("*.yaml"))
+
 
 RELEASE_PROMPT_LIMIT = 2048  # the release's --max_prompt_token_length, also for recipes without the key (GRPO)
 
@@ -46,7 +51,7 @@ def header_commands(header: str) -> list[list[str]]:
 
 
 def vllm_recipes(repo_root: Path) -> list[str]:
-    return [n for n in shipped_recipes() if load_yaml(repo_root / "recipes" / n).get("use_vllm")]
+    return [n for n in shipped_recipes(repo_root) if load_yaml(repo_root / "recipes" / n).get("use_vllm")]
 
 
 def test_the_paper_rlvr_recipes_use_vllm(repo_root):
@@ -189,7 +194,7 @@ def header_paths(repo_root: Path, name: str) -> list[tuple[str, Path | None]]:
 
 def test_every_path_in_a_recipe_header_exists(repo_root):
     missing = []
-    for name in shipped_recipes():
+    for name in shipped_recipes(repo_root):
         for token, where in header_paths(repo_root, name):
             if where is not None and not where.exists():
                 missing.append(f"{name}: {token}")

@@ -67,11 +67,11 @@ def preflight(model: str) -> None:
         raise CheckFailed(f"torch {torch.__version__} sees no CUDA GPU (install a CUDA build of torch)")
     for module, extra in (("deepspeed", "deepspeed"), ("vllm", "vllm")):
         if importlib.util.find_spec(module) is None:
-            raise CheckFailed(f"{module} is not installed (pip install -e \".[{extra}]\")")
+            raise CheckFailed(f'{module} is not installed (pip install -e ".[{extra}]")')
     window = trl_vllm_window()
     version = importlib.metadata.version("vllm")
     if window and not SpecifierSet(window).contains(Version(Version(version).base_version)):
-        raise CheckFailed(f"vllm {version} is outside the range TRL supports ({window}); pip install -e \".[vllm]\"")
+        raise CheckFailed(f'vllm {version} is outside the range TRL supports ({window}); pip install -e ".[vllm]"')
     if not (Path(model) / "config.json").is_file():
         raise CheckFailed(f"MODEL={model} is not a model folder (no config.json)")
 
