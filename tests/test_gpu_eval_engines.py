@@ -96,3 +96,19 @@ def test_a_failing_child_names_the_model(fake_vllm, tmp_path):
     settings = GenerationSettings(backend="vllm", show_progress=False)
     with pytest.raises(RuntimeError, match=r"vLLM generation for .*nope failed \(exit 1\)"):
         generate(str(tmp_path / "nope"), PROMPTS, settings)
+
+
+def test_evaluate_stage_passes_the_choice_to_generation(fake_vllm, tiny_base, quickstart_dir, tmp_path):
+    from tulu_recipes.stages.evaluate import main as evaluate_main
+
+    results = evaluate_main(
+        [
+            "--models", str(tiny_base), str(tiny_base), "--model_names", "a", "b",
+            "--tasks", f"held_out={quickstart_dir / 'data' / 'eval.jsonl'}", "--limit", "2",
+            "--backend", "vllm", "--vllm_subprocess", "false", "--output_dir", str(tmp_path / "eval"),
+            "--disable_tqdm", "true",
+        ]
+    )  # fmt: skip
+    seen = engines(fake_vllm)
+    assert [e["live_before"] for e in seen] == [0, 0] and {e["pid"] for e in seen} == {os.getpid()}
+    assert results["settings"]["backend"] == "vllm" and results["num_examples"] == {"held_out": 2}
