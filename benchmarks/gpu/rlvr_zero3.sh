@@ -26,7 +26,7 @@ mkdir -p "$OUT"
 
 ARGS=(recipes/rlvr.py recipes/quickstart/rlvr.yaml --algorithm "$ALGO" --model_name_or_path "$MODEL"
       --output_dir "$OUT" --max_steps "$STEPS" --use_cpu false --bf16 true --logging_steps 1
-      --use_vllm true --vllm_mode "$MODE" --save_strategy no --report_to none)
+      --use_vllm true --vllm_mode "$MODE" --save_strategy no --report_to none --overwrite_output_dir true)
 if [ "$ALGO" = grpo ]; then
   ARGS+=(--num_generations 4 --per_device_train_batch_size 8)
 elif [ -n "${VALUE_MODEL:-}" ]; then
