@@ -100,8 +100,11 @@ def load_causal_lm(
     embedding = model.get_input_embeddings().weight
     # Under ZeRO-3 the local tensor is an empty partition; ds_shape is the full one.
     if len(tokenizer) > getattr(embedding, "ds_shape", embedding.shape)[0]:
-        # The release resized to a multiple of 8 after adding <pad> (128,264 rows for Llama 3.1).
-        model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=8)
+        # The release resized to a multiple of 8 after adding <pad> (128,264 rows for Llama 3.1). A model on the meta
+        # device (FSDP's cpu-RAM-efficient loading off the first process) has no values to take the new rows' mean
+        # from; it gets the first process's weights when wrapped.
+        on_meta = embedding.device.type == "meta"
+        model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=8, mean_resizing=not on_meta)
     model.config.pad_token_id = tokenizer.pad_token_id
     if model.generation_config is not None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id

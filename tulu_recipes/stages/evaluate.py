@@ -58,6 +58,11 @@ class EvalArguments:
     )
     tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM tensor parallelism."})
     gpu_memory_utilization: float = field(default=0.9, metadata={"help": "vLLM GPU memory fraction."})
+    vllm_subprocess: bool = field(
+        default=True,
+        metadata={"help": "Run each model's vLLM engine in its own process, whose exit frees the GPU for the next "
+                  "model; `false`: one engine at a time in this process, shut down explicitly after its model."},
+    )
     title: str = field(default="Held-out accuracy", metadata={"help": "Chart title."})
     compare_to: str | None = field(
         default=None,
@@ -136,6 +141,7 @@ def main(argv: list[str] | None = None) -> dict:
         backend=args.backend, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, dtype=args.dtype,
         chat_template=args.chat_template, tensor_parallel_size=args.tensor_parallel_size,
         gpu_memory_utilization=args.gpu_memory_utilization, show_progress=not args.disable_tqdm,
+        vllm_subprocess=args.vllm_subprocess,
     )
     results = evaluate_models(models, tasks, settings, args.output_dir)
     results["compare_to"] = args.compare_to

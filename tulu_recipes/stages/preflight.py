@@ -16,6 +16,7 @@ from typing import Any
 
 from tulu_recipes.config import RecipeError
 from tulu_recipes.data.file_checks import hub_offline
+from tulu_recipes.stages.attention import check_attention
 
 logger = logging.getLogger("tulu_recipes")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
@@ -63,6 +64,7 @@ def check_resume(value: Any, output_dir: str | None) -> None:
 def check_stage(model_args: Any, training_args: Any, *model_keys: tuple[str, str | None]) -> None:
     """The model paths a stage loads and the checkpoint it resumes from, before anything is loaded."""
     check_model_source(getattr(model_args, "model_name_or_path", None))
+    check_attention(getattr(model_args, "attn_implementation", None))
     for key, value in model_keys:
         check_model_source(value, key)
     check_resume(getattr(training_args, "resume_from_checkpoint", None), getattr(training_args, "output_dir", None))
