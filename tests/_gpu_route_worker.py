@@ -65,12 +65,12 @@ def fsdp_loading(work: Path) -> dict:
     from trl import ModelConfig
 
     from tulu_recipes.chat_templates import load_chat_template
-    from tulu_recipes.stages.common import load_causal_lm, load_tokenizer
+    from tulu_recipes.stages.common import load_model, load_tokenizer
 
     with env_set(accelerate_env("accelerate_configs/fsdp.yaml")):
         args = ModelConfig(model_name_or_path=str(work / "nopad"), dtype="float32")
         tokenizer = load_tokenizer(args, load_chat_template("tulu"), True)
-        model = load_causal_lm(args, tokenizer)
+        model = load_model(args, tokenizer)
     weight = model.get_input_embeddings().weight
     pad_row = weight[tokenizer.pad_token_id] if weight.device.type != "meta" else None
     return {

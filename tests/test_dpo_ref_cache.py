@@ -11,7 +11,7 @@ from datasets import Dataset
 from trl import DPOTrainer, ModelConfig
 
 from tulu_recipes.chat_templates import load_chat_template
-from tulu_recipes.stages.common import load_causal_lm, load_tokenizer
+from tulu_recipes.stages.common import load_model, load_tokenizer
 from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -25,7 +25,7 @@ def tokenizer(tiny_base):
 @pytest.fixture(scope="module")
 def base(tiny_base, tokenizer):
     torch.manual_seed(0)
-    return load_causal_lm(ModelConfig(model_name_or_path=str(tiny_base), dtype="float32"), tokenizer)
+    return load_model(ModelConfig(model_name_or_path=str(tiny_base), dtype="float32"), tokenizer)
 
 
 @pytest.fixture(scope="module")

@@ -90,7 +90,7 @@ def test_resize_on_the_meta_device(monkeypatch, tiny_base, tmp_path):
     monkeypatch.setattr(common.AutoModelForCausalLM, "from_pretrained", on_meta)
     args = ModelConfig(model_name_or_path=str(nopad), dtype="float32")
     tokenizer = common.load_tokenizer(args, load_chat_template("tulu"), True)
-    model = common.load_causal_lm(args, tokenizer)
+    model = common.load_model(args, tokenizer)
     weight = model.get_input_embeddings().weight
     assert weight.device.type == "meta" and tuple(weight.shape) == (440, 128)
     assert model.config.pad_token_id == tokenizer.pad_token_id == 437

@@ -255,10 +255,10 @@ def test_every_kind_of_saved_model_marks_a_finished_run(tmp_path, saved):
 @pytest.mark.parametrize(
     ("stage", "override", "message"),
     [
-        ("sft", ["--learning_rate=-2e-5"], "`learning_rate` must be > 0, got -2e-05"),
+        ("sft", ["--learning_rate=-2e-5"], "`learning_rate` must be >= 0, got -2e-05"),
         ("sft", ["--num_train_epochs", "0"], "`num_train_epochs` must be > 0, got 0.0"),
         ("dpo", ["--beta=-0.1"], "`beta` must be >= 0, got -0.1"),
-        ("ppo", ["--value_learning_rate=-1e-6"], "`value_learning_rate` must be > 0, got -1e-06"),
+        ("ppo", ["--value_learning_rate=-1e-6"], "`value_learning_rate` must be >= 0, got -1e-06"),
         ("ppo", ["--max_prompt_length", "0"], "`max_prompt_length` must be >= 1, got 0"),
         ("grpo", ["--epsilon", "0"], "`epsilon` must be > 0, got 0.0"),
         ("grpo", ["--max_completion_length", "0"], "`max_completion_length` must be >= 1, got 0"),

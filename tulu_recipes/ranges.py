@@ -22,8 +22,8 @@ _OPEN_UNIT: Rule = (lambda v: 0 < v < 1, "in (0, 1)")
 
 RULES: dict[str, Rule] = {
     # optimization
-    "learning_rate": _POSITIVE,
-    "value_learning_rate": _POSITIVE,
+    "learning_rate": _NON_NEGATIVE,  # 0 is a dry run (tests use it); a negative rate ascends the loss
+    "value_learning_rate": _NON_NEGATIVE,
     "weight_decay": _NON_NEGATIVE,
     "adam_beta1": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "adam_beta2": (lambda v: 0 <= v < 1, "in [0, 1)"),

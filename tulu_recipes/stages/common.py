@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 from trl import ModelConfig
 
 from tulu_recipes.chat_templates import MODEL, ChatTemplate, load_chat_template, model_chat_template
@@ -82,20 +88,24 @@ def load_tokenizer(model_args: ModelConfig, template: ChatTemplate, training: bo
     return tokenizer
 
 
-def load_causal_lm(
-    model_args: ModelConfig, tokenizer: PreTrainedTokenizerBase, training_args: Any = None
+def load_model(
+    model_args: ModelConfig, tokenizer: PreTrainedTokenizerBase, training_args: Any = None, scalar_head: bool = False
 ) -> PreTrainedModel:
-    """The recipe's model; with `training_args` it is the model being trained, loaded with fp32 master weights
-    unless DeepSpeed's mixed precision or LoRA keeps them (`tulu_recipes.distributed.trainable_dtype`)."""
+    """The recipe's model: a causal LM, or with `scalar_head` its backbone with a 1-label classifier head (the
+    reward model, which the PPO value model starts from). With `training_args` it is the model being trained,
+    loaded with fp32 master weights unless DeepSpeed's mixed precision or LoRA keeps them
+    (`tulu_recipes.distributed.trainable_dtype`). Embeddings grow to the tokenizer's `<pad>` row."""
     dtype = model_args.dtype if model_args.dtype in (None, "auto") else getattr(torch, model_args.dtype)
     if training_args is not None:
         dtype = trainable_dtype(model_args.dtype, training_args, peft=bool(model_args.use_peft))
-    model = AutoModelForCausalLM.from_pretrained(
+    model_class = AutoModelForSequenceClassification if scalar_head else AutoModelForCausalLM
+    model = model_class.from_pretrained(
         model_args.model_name_or_path,
         revision=model_args.model_revision,
         dtype=dtype,
         attn_implementation=model_args.attn_implementation,
         trust_remote_code=getattr(model_args, "trust_remote_code", False),
+        **({"num_labels": 1} if scalar_head else {}),
     )
     embedding = model.get_input_embeddings().weight
     # Under ZeRO-3 the local tensor is an empty partition; ds_shape is the full one.
@@ -105,12 +115,13 @@ def load_causal_lm(
         # from; it gets the first process's weights when wrapped.
         on_meta = embedding.device.type == "meta"
         model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=8, mean_resizing=not on_meta)
+    # A classifier scores the last non-pad token, so it must know the pad id too.
     model.config.pad_token_id = tokenizer.pad_token_id
-    if model.generation_config is not None:
+    if not scalar_head and model.generation_config is not None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
         model.generation_config.eos_token_id = tokenizer.eos_token_id
     if training_args is not None and not model_args.use_peft:
-        check_master_weights(model, training_args)
+        check_master_weights(model, training_args, "reward model" if scalar_head else "model")
     return model
 
 

@@ -19,7 +19,7 @@ from tulu_recipes.config import RecipeError, load_yaml, parse_recipe, run_cli
 from tulu_recipes.distributed import setup_distributed
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages.common import (
-    load_causal_lm,
+    load_model,
     load_stage_data,
     load_tokenizer,
     mixture_seed,
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None):
     data = load_stage_data(script_args, mixture_seed(training_args), "rlvr", None, report_dir=training_args.output_dir)
 
     trainer = trainer_cls(
-        model=load_causal_lm(model_args, tokenizer, training_args),
+        model=load_model(model_args, tokenizer, training_args),
         reward_funcs=reward_funcs,
         args=training_args,
         **trainer_datasets(data, RLVR_COLUMNS),
