@@ -38,11 +38,11 @@ def _mean(values: Sequence[bool]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def verdicts(verifier: str, completions: Sequence[str], ground_truths: Sequence[Any]) -> list[bool]:
-    """True where the named verifier gives a completion its full reward."""
+def verdicts(verifier: str, completions: Sequence[str], ground_truths: Sequence[Any], **columns: Any) -> list[bool]:
+    """True where the named verifier gives a completion its full reward (`columns`: e.g. `dataset` for routing)."""
     from rewards import load_reward
 
-    scores = load_reward(verifier)(completions=list(completions), ground_truth=list(ground_truths))
+    scores = load_reward(verifier)(completions=list(completions), ground_truth=list(ground_truths), **columns)
     return [s is not None and s > 0 for s in scores]
 
 
@@ -86,12 +86,8 @@ def score(kind: str, completions: Sequence[str], ground_truths: Sequence[Any],
     elif kind == "verifiable":
         if verifiers is None:
             raise ValueError("a verifiable task needs one verifier name per example")
-        correct = [False] * len(completions)
-        for name in sorted(set(verifiers)):
-            idx = [i for i, v in enumerate(verifiers) if v == name]
-            for i, ok in zip(idx, verdicts(name, [completions[i] for i in idx], [ground_truths[i] for i in idx]),
-                             strict=True):
-                correct[i] = ok
+        # routed by the same dispatcher as training's `verifiable` reward: one rule for which verifier judges a row
+        correct = verdicts("verifiable", completions, ground_truths, dataset=list(verifiers))
     else:
         raise ValueError(f"unknown task kind {kind!r}")
     metrics = {"accuracy": _mean(correct)}

@@ -155,7 +155,7 @@ def ifeval_task(path: str | Path, limit: int | None = None, seed: int | None = N
 def jsonl_task(path: str | Path, name: str | None = None, limit: int | None = None,
                seed: int | None = None) -> EvalTask:
     """Open-instruct RLVR rows (`messages`, `ground_truth`, `dataset`) scored by the `verifiable` reward."""
-    from rewards.registry import REGISTRY
+    from rewards.verifiable import verifier_for
 
     rows = _subset(read_jsonl(path), limit, seed)
     examples = []
@@ -163,8 +163,8 @@ def jsonl_task(path: str | Path, name: str | None = None, limit: int | None = No
         missing = [k for k in ("messages", "ground_truth", "dataset") if k not in r]
         if missing:
             raise ValueError(f"{path} row {i}: missing {', '.join(missing)} (need messages, ground_truth, dataset)")
-        verifier = str(r["dataset"]).strip().lower()
-        if verifier not in REGISTRY or verifier == "verifiable":
+        verifier = verifier_for(str(r["dataset"]))
+        if verifier is None:
             raise ValueError(f"{path} row {i}: no verifier for dataset {r['dataset']!r}")
         messages = list(r["messages"])
         if messages and messages[-1]["role"] == "assistant":
