@@ -22,6 +22,7 @@ from tulu_recipes.evaluation.tasks import (
     gsm8k_prompt,
     ifeval_task,
     math_gold,
+    math_messages,
     math_prompt,
     read_jsonl,
 )
@@ -47,6 +48,25 @@ def test_prompts_hold_the_shots_then_the_question():
     minerva = math_prompt("What is $1+1$?")
     assert minerva.count("Problem:\n") == 5 and minerva.count("I hope it is correct.") == 4
     assert minerva.endswith("Problem:\nWhat is $1+1$?\n\nSolution:")
+
+
+def test_math_exemplars_are_separate_chat_turns_by_default(quickstart_dir, tmp_path):
+    """minerva_math::tulu: 4 user/assistant exemplar pairs, the problem, then the assistant prefix `Solution:`; each
+    exemplar turn passes the MATH verifier. `math_fewshot_as_multiturn: false` keeps the one-turn layout."""
+    messages = math_messages("What is $1+1$?")
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 5
+    assert messages[-2] == {"role": "user", "content": "Problem:\nWhat is $1+1$?"}
+    assert messages[-1] == {"role": "assistant", "content": "Solution:"}
+    shots = read_jsonl(DATA / "math_minerva_4shot.jsonl")
+    answers = [m["content"] for m in messages[1:-2:2]]
+    assert all(a.startswith("Solution:\n") and a.endswith("I hope it is correct.") for a in answers)
+    assert score("math", answers, [s["answer"] for s in shots]).metrics["accuracy"] == 1.0
+    assert len(math_messages("x", num_shots=2)) == 6
+    rows = tmp_path / "math.jsonl"
+    rows.write_text(json.dumps({"problem": "What is $2+2$?", "answer": "4", "subject": "Algebra"}) + "\n")
+    assert build_task(f"math={rows}").examples[0].messages == math_messages("What is $2+2$?")
+    one_turn = build_task(f"math={rows}", math_multiturn=False).examples[0].messages
+    assert one_turn == [{"role": "user", "content": math_prompt("What is $2+2$?")}]
 
 
 def test_gsm8k_gold_answers_score_100_and_shifted_ones_almost_0():

@@ -9,7 +9,11 @@ test split, 8 shots from the fixed few-shot source `STD:GSM8k` (the Wei et al. 2
 `Answer: <reasoning> So the answer is N.`, the test question is the last user turn, and the model continues the
 assistant prefix `Answer:` that `oe_eval/run_eval.py::convert_chat_instance` appends to the rendered generation
 prompt. Here that prefix is a trailing assistant message, which the generation code appends the same way
-(`tulu_recipes.evaluation.decoding.chat_prompt_text`). MATH keeps its exemplars in the single user turn.
+(`tulu_recipes.evaluation.decoding.chat_prompt_text`). MATH gives its 4 Minerva exemplars the same way, as
+separate chat turns (`Problem:` user turns, `Solution:` assistant turns ending in the Minerva final line, then the
+problem and the assistant prefix `Solution:`), which is how issue #26 describes OLMES `minerva_math::tulu`; the
+OLMES task configs could not be read here to check it line by line. `math_fewshot_as_multiturn: false` keeps the
+exemplars in one user turn (the layout before).
 
 A local task is a JSONL of open-instruct RLVR rows (`messages` ending in a user turn, `ground_truth`, `dataset`),
 scored by the `verifiable` reward, which routes each row on its `dataset` value.
@@ -103,6 +107,21 @@ def math_prompt(problem: str, num_shots: int = 4) -> str:
     return "\n\n".join(parts)
 
 
+MATH_ASSISTANT_PREFIX = "Solution:"
+
+
+def math_messages(problem: str, num_shots: int = 4) -> list[dict[str, str]]:
+    """Minerva exemplars as multi-turn chat (as `gsm8k_messages`), the problem, then the prefix `Solution:`."""
+    messages = []
+    for s in read_jsonl(DATA / "math_minerva_4shot.jsonl")[:num_shots]:
+        messages.append({"role": "user", "content": f"Problem:\n{s['problem']}"})
+        final = f"Final Answer: The final answer is ${s['answer']}$. I hope it is correct."
+        messages.append({"role": "assistant", "content": f"{MATH_ASSISTANT_PREFIX}\n{s['solution']}\n{final}"})
+    messages.append({"role": "user", "content": f"Problem:\n{problem}"})
+    messages.append({"role": "assistant", "content": MATH_ASSISTANT_PREFIX})
+    return messages
+
+
 def math_gold(row: dict) -> str:
     """MATH-500 rows carry `answer`; full MATH rows only a solution whose last `\\boxed{}` is the answer."""
     if row.get("answer") not in (None, ""):
@@ -124,18 +143,24 @@ def gsm8k_task(path: str | Path, num_shots: int = 8, limit: int | None = None, s
     return EvalTask("gsm8k", "gsm8k", examples, settings)
 
 
-def math_task(path: str | Path, num_shots: int = 4, limit: int | None = None, seed: int | None = None) -> EvalTask:
+def math_task(
+    path: str | Path, num_shots: int = 4, limit: int | None = None, seed: int | None = None, multiturn: bool = True
+) -> EvalTask:
     rows = _subset(read_jsonl(path), limit, seed)
+    prompt = (lambda p: math_messages(p, num_shots)) if multiturn else (
+        lambda p: [{"role": "user", "content": math_prompt(p, num_shots)}]
+    )
     examples = [
         Example(
-            [{"role": "user", "content": math_prompt(r["problem"], num_shots)}],
+            prompt(r["problem"]),
             math_gold(r),
             "math",
             group=r.get("subject") or r.get("type"),
         )
         for r in rows
     ]
-    return EvalTask("math", "math", examples, {"num_shots": num_shots, "path": str(path)})
+    layout = "minerva_math::tulu (few-shot as multi-turn)" if multiturn else "Minerva, exemplars in one user turn"
+    return EvalTask("math", "math", examples, {"num_shots": num_shots, "format": layout, "path": str(path)})
 
 
 def ifeval_task(path: str | Path, limit: int | None = None, seed: int | None = None) -> EvalTask:
@@ -174,7 +199,7 @@ def jsonl_task(path: str | Path, name: str | None = None, limit: int | None = No
 
 
 def build_task(spec: str, data_dir: str | Path | None = None, limit: int | None = None, seed: int | None = None,
-               gsm8k_shots: int = 8, math_shots: int = 4) -> EvalTask:
+               gsm8k_shots: int = 8, math_shots: int = 4, math_multiturn: bool = True) -> EvalTask:
     """`gsm8k`, `math`, `ifeval` (read from `data_dir`, or `name=path`), or a local `.jsonl` (`name=path` too)."""
     name, _, path = spec.partition("=") if "=" in spec else (None, "", spec)
     key = (name or spec).lower()
@@ -190,7 +215,7 @@ def build_task(spec: str, data_dir: str | Path | None = None, limit: int | None 
         if key == "gsm8k":
             return gsm8k_task(path, gsm8k_shots, limit, seed)
         if key == "math":
-            return math_task(path, math_shots, limit, seed)
+            return math_task(path, math_shots, limit, seed, math_multiturn)
         return ifeval_task(path, limit, seed)
     if not path.endswith(".jsonl"):
         raise ValueError(f"unknown task {spec!r}: use gsm8k, math, ifeval, or a .jsonl file of verifiable rows")

@@ -47,6 +47,10 @@ class EvalArguments:
     )
     gsm8k_shots: int = field(default=8, metadata={"help": "GSM8K chain-of-thought exemplars (paper: 8)."})
     math_shots: int = field(default=4, metadata={"help": "MATH Minerva exemplars (paper: 4)."})
+    math_fewshot_as_multiturn: bool = field(
+        default=True,
+        metadata={"help": "MATH exemplars as separate chat turns (OLMES minerva_math::tulu); false: one user turn."},
+    )
     backend: str = field(
         default="auto", metadata={"help": "auto (vLLM if installed and a GPU is present), vllm, or transformers."}
     )
@@ -118,7 +122,8 @@ def main(argv: list[str] | None = None) -> dict:
     except ValueError as err:  # before any model generates, not after
         raise RecipeError(str(err)) from None
     try:
-        tasks = [build_task(t, args.data_dir, args.limit, args.subset_seed, args.gsm8k_shots, args.math_shots)
+        tasks = [build_task(t, args.data_dir, args.limit, args.subset_seed, args.gsm8k_shots, args.math_shots,
+                            args.math_fewshot_as_multiturn)
                  for t in args.tasks]
     except ValueError as err:
         raise RecipeError(str(err)) from None
