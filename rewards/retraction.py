@@ -1,0 +1,69 @@
+"""Answers a text only considers, rejects or takes back (used by the MATH and GSM8K verifiers).
+
+A committed answer (a box, an "answer is" sentence, a ``####`` line, ...) does not count when:
+
+- it is posed as a question: the sentence it sits in ends with ``?`` ("Is the answer $\\boxed{5}$?");
+- the text right after it, before the next committed answer and within :data:`WINDOW` characters (the rest of
+  its sentence, or a next sentence that opens with the cue within 40 characters), rejects it: calls it wrong,
+  incorrect, impossible, invalid, extraneous, not possible/valid/right/correct/an answer, says it "can't be" right,
+  or takes it back ("wait, no", "scratch that", "I made a mistake", "let me recompute",
+  "not the (final/right) answer"). This covers a first guess called wrong, a value said to be impossible, and a
+  final line taken back afterwards (then the text has no answer left, unless an earlier one stands).
+
+The cues are phrases about the answer just given, so a neutral remark ("a common mistake is ...") is not one.
+Each check is one bounded regex search on a window of the text.
+"""
+
+from __future__ import annotations
+
+import re
+
+WINDOW = 240
+_SENTENCE_END = re.compile(r"[?!]|\.(?=[\s$*\\]|[A-Z]|$)|\n\s*\n")
+_PREDICATE = (
+    r"(?:\b(?:is|are|was|were|be|seems|looks)\b|'s)\s+(?:(?:clearly|definitely|obviously|actually|also)\s+)?"
+    r"(?:wrong|incorrect|impossible|invalid|extraneous|absurd|a\s+contradiction|not\s+(?:right|correct|possible|"
+    r"valid|allowed|an?\s+(?:valid\s+)?(?:answer|solution|option)|the\s+(?:final\s+|right\s+|correct\s+)?answer))\b"
+    r"|\b(?:can(?:no|')t|could\s*n[o']t|must\s+not)\s+be\s+(?:right|correct|true|the\s+answer|possible|valid)\b"
+)
+_TAKE_BACK = (
+    r"\b(?:wait|hmm+|oops|hold\s+on)\b[\s,.!:;-]*no\b|\bno,?\s+wait\b|\bscratch\s+that\b"
+    r"|\bI\s+(?:made\s+(?:a|an)\s+(?:mistake|error)|miscalculated|misread)"
+    r"|\b(?:that|this)\s+(?:was\s+)?(?:a\s+)?(?:mistake|miscalculation)\b|\blet\s+me\s+(?:recompute|recalculate|redo)"
+    r"|\b(?:we|I)\s+(?:must\s+|have\s+to\s+|can\s+)?(?:reject|discard)\b"
+    r"|\bnot\s+the\s+(?:final\s+|right\s+|correct\s+)answer\b"
+)
+_IN_SENTENCE = re.compile(_PREDICATE + "|" + _TAKE_BACK, re.IGNORECASE)
+_OPENS_SENTENCE = re.compile(
+    r"[\s$\\\])]*(?:(?:wait|hmm+|oops|actually|but|no|however|unfortunately|hold\s+on)\b[\s,.!:;-]*)*"
+    r"(?:" + _TAKE_BACK + r"|[^.?!\n]{0,40}?(?:" + _PREDICATE + "))",
+    re.IGNORECASE,
+)
+
+
+def posed_as_question(text: str, end: int) -> bool:
+    """Whether the sentence that the answer ending at ``end`` belongs to ends with a question mark."""
+    match = _SENTENCE_END.search(text, end, end + WINDOW)
+    return match is not None and match.group(0) == "?"
+
+
+def rejected(text: str, end: int, next_start: int | None = None) -> bool:
+    """Whether the text after an answer ending at ``end`` (up to ``next_start`` or :data:`WINDOW` characters)
+    rejects or takes it back: a cue in the rest of the answer's sentence, or a next sentence that opens with one
+    (within 40 characters). Rule in the module docstring."""
+    stop = min(len(text), end + WINDOW if next_start is None else max(end, min(next_start, end + WINDOW)))
+    first = _SENTENCE_END.search(text, end, stop)
+    own_end = first.end() if first else stop
+    if _IN_SENTENCE.search(text, end, own_end):
+        return True
+    if first is None or own_end >= stop:
+        return False
+    while own_end < stop and text[own_end].isspace():
+        own_end += 1
+    second = _SENTENCE_END.search(text, own_end, stop)
+    return _OPENS_SENTENCE.match(text[own_end : second.end() if second else stop]) is not None
+
+
+def withdrawn(text: str, end: int, next_start: int | None = None) -> bool:
+    """The answer ending at ``end`` is only considered (a question) or is rejected afterwards."""
+    return posed_as_question(text, end) or rejected(text, end, next_start)

@@ -1,0 +1,117 @@
+"""Answer shapes rewritten to one notation before MATH comparison (:func:`reshape`, used by ``math_flex.prepare``).
+
+Rules, each a linear regex pass on an extracted answer (at most a few hundred characters):
+
+- Membership: a leading ``x \\in`` before a set, interval or tuple is dropped (``x \\in \\{1, 4\\}`` is ``\\{1, 4\\}``).
+- Inequalities: a chained inequality around one variable is the interval it describes (``-2 < x \\le 3`` is
+  ``(-2, 3]``, ``3 > x > -2`` is ``(-2, 3)``), a single one is half-infinite (``x \\ge 2`` is ``[2, \\infty)``,
+  ``5 > x`` is ``(-\\infty, 5)``), and inequalities joined by "or" are the union of their intervals. Applied to
+  both sides, so an inequality gold matches an interval answer and the reverse; strictness decides the brackets.
+- Base numerals: a parenthesised numeral with a base subscript is the numeral (``(1011)_2`` is ``1011_2``).
+- Choices: when the gold is one choice letter (``C``, ``(C)``, ``\\text{(C)}``, ``\\textbf{C.}``), the answer is the
+  letter its text starts with, however the brackets are broken (``(C``, ``C)``, ``\\textbf{(C) }12`` with the
+  choice's value after it); a second choice label in the answer (``(C) or (D)``) is a hedge and matches nothing.
+  When the gold is not a letter, a choice label before a value is dropped (``(B) 14`` answers ``14``).
+"""
+
+from __future__ import annotations
+
+import re
+
+_MEMBER = re.compile(r"^\s*[a-zA-Z]\s*\\in\s*(?=\\\{|\\left|\(|\[)")
+_RELATION = re.compile(r"\\(?:leqslant|geqslant|leq|geq|le|ge|lt|gt)(?![a-zA-Z])|<=|>=|<|>")
+_VARIABLE = re.compile(r"^[a-zA-Z](?:_\{?\w\}?)?$")
+_OR = re.compile(r"\\text\{\s*or\s*\}|(?<![a-zA-Z\\])or(?![a-zA-Z])|\\vee(?![a-zA-Z])|\\cup(?![a-zA-Z])")
+_BASE_PARENS = re.compile(r"^\s*\(\s*([0-9A-Za-z.]+)\s*\)\s*(_\s*\{?\s*\d+\s*\}?)\s*$")
+_WRAPPERS = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
+_GOLD_CHOICE = re.compile(r"^\(?([A-Z])\)?\.?$")
+_ANSWER_CHOICE = re.compile(r"^\(?\s*([A-Z])\s*(?:\)|\.|:|$|\s)")
+_LABEL = re.compile(r"\(\s*[A-Z]\s*\)|(?<![A-Za-z\\])[A-Z](?=\s*[).:])")
+_LABEL_THEN_VALUE = re.compile(r"^\s*\(\s*[A-Z]\s*\)\s*[.:]?\s*(?=[-\d\\$(])")
+
+
+def _unwrap(text: str) -> str:
+    for _ in range(3):
+        text, count = _WRAPPERS.subn(r"\1", text)
+        if not count:
+            break
+    return text.replace("$", "").replace("\\ ", " ").replace("~", " ").strip()
+
+
+def _interval(text: str) -> str | None:
+    """The interval one (chained) inequality around a single variable describes, else None."""
+    relations = list(_RELATION.finditer(text))
+    if not 1 <= len(relations) <= 2:
+        return None
+    cuts = [0] + [x for m in relations for x in (m.start(), m.end())] + [len(text)]
+    parts = [text[cuts[i] : cuts[i + 1]].strip() for i in range(0, len(cuts), 2)]
+    if not all(parts):
+        return None
+    ops = [m.group(0) for m in relations]
+    less = [op in ("<", "<=") or op.startswith(("\\l",)) for op in ops]
+    strict = [op in ("<", ">", "\\lt", "\\gt") for op in ops]
+    if len(ops) == 2:
+        if less[0] != less[1] or not _VARIABLE.match(parts[1]) or _VARIABLE.match(parts[0]):
+            return None
+        low, high = (parts[0], parts[2]) if less[0] else (parts[2], parts[0])
+        low_strict, high_strict = (strict[0], strict[1]) if less[0] else (strict[1], strict[0])
+    elif _VARIABLE.match(parts[0]) and not _VARIABLE.match(parts[1]):
+        bound, upper = parts[1], less[0]  # x < 5: 5 is an upper bound
+        low, high = ("-\\infty", bound) if upper else (bound, "\\infty")
+        low_strict, high_strict = (True, strict[0]) if upper else (strict[0], True)
+    elif _VARIABLE.match(parts[1]) and not _VARIABLE.match(parts[0]):
+        bound, upper = parts[0], not less[0]  # 5 > x: 5 is an upper bound
+        low, high = ("-\\infty", bound) if upper else (bound, "\\infty")
+        low_strict, high_strict = (True, strict[0]) if upper else (strict[0], True)
+    else:
+        return None
+    return f"{'(' if low_strict else '['}{low}, {high}{')' if high_strict else ']'}"
+
+
+def as_interval(text: str) -> str | None:
+    """An inequality, or inequalities joined by "or", as interval notation (rule in the module docstring)."""
+    if "<" not in text and ">" not in text and "\\l" not in text and "\\g" not in text:
+        return None
+    pieces = [p for p in _OR.split(_unwrap(text)) if p.strip()]
+    if not pieces or len(pieces) > 8:
+        return None
+    intervals = [_interval(p) for p in pieces]
+    if any(i is None for i in intervals):
+        return None
+    return " \\cup ".join(i for i in intervals if i)
+
+
+def _choice(answer: str, gold: str) -> tuple[str, str] | None:
+    """``(answer, gold)`` as bare choice letters when the gold is one (rule in the module docstring)."""
+    letter = _GOLD_CHOICE.match(_unwrap(gold).replace(" ", ""))
+    if letter is None:
+        return None
+    text = _unwrap(answer)
+    picked = _ANSWER_CHOICE.match(text)
+    if picked is None:
+        return None
+    if (
+        len(_LABEL.findall(text)) > 1
+        or re.search(r"\b(?:or|and)\b|,", text[picked.end() :])
+        and len(re.findall(r"(?<![A-Za-z\\])[A-Z](?![A-Za-z])", text)) > 1
+    ):
+        return "(hedge)", letter.group(1)
+    return picked.group(1), letter.group(1)
+
+
+def reshape(answer: str, gold: str) -> tuple[str, str]:
+    """``answer`` and ``gold`` in one notation where they are the shapes above (rules in the module docstring)."""
+    answer, gold = _MEMBER.sub("", answer), _MEMBER.sub("", gold)
+    answer_interval, gold_interval = as_interval(answer), as_interval(gold)
+    if answer_interval or gold_interval:
+        answer, gold = answer_interval or answer, gold_interval or gold
+    answer, gold = _BASE_PARENS.sub(r"\1\2", answer), _BASE_PARENS.sub(r"\1\2", gold)
+    choice = _choice(answer, gold)
+    if choice is not None:
+        return choice
+    if _GOLD_CHOICE.match(_unwrap(gold).replace(" ", "")) is None:
+        unwrapped = _unwrap(answer)
+        label = _LABEL_THEN_VALUE.match(unwrapped)
+        if label and not _LABEL.search(unwrapped, label.end()):
+            answer = unwrapped[label.end() :]
+    return answer, gold
