@@ -140,7 +140,7 @@ def _segments(text: str) -> list[tuple[int, int, str]]:
     for m in _ANSWER_IS.finditer(text):
         segment = text[m.end() : m.end() + 600]
         stop = _FIRST_SENTENCE.search(segment)
-        found.append((m.start(), m.end() + (stop.end() if stop else len(segment)), segment))
+        found.append((m.start(), m.end() + (stop.start() if stop else len(segment)), segment))
     found += [(a, b, c) for a, b, c in boxed_spans(text) if c.strip()]
     return sorted(found, key=lambda f: (f[0], f[1]))
 
@@ -214,11 +214,15 @@ def final_number(text: str) -> Value | None:
 
 
 def gold_number(ground_truth: str) -> Decimal | None:
-    """The gold value: the number after the last ``####``, else the whole string as one number."""
+    """The gold value: the number after the last ``####``, else the whole string as one number, else the one
+    number a worked solution commits to with an answer marker (the completion rule)."""
     if "####" in ground_truth:
         value, _, _ = _segment_value(ground_truth.rsplit("####", 1)[1].strip())
         return value
-    return parse_number(ground_truth)
+    value = parse_number(ground_truth)
+    if value is None and _ANSWER_IS.search(ground_truth):
+        return final_number(ground_truth)  # a worked solution that states its answer ("the answer is: 180")
+    return value
 
 
 def verify(completion: str, ground_truth: str) -> bool:

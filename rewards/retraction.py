@@ -33,6 +33,7 @@ _TAKE_BACK = (
     r"|\b(?:we|I)\s+(?:must\s+|have\s+to\s+|can\s+)?(?:reject|discard)\b"
     r"|\bnot\s+the\s+(?:final\s+|right\s+|correct\s+)answer\b"
 )
+_MINERVA_TAIL = re.compile(r"I hope it is correct\.?\s*")
 _IN_SENTENCE = re.compile(_PREDICATE + "|" + _TAKE_BACK, re.IGNORECASE)
 _OPENS_SENTENCE = re.compile(
     r"[\s$\\\])]*(?:(?:wait|hmm+|oops|actually|but|no|however|unfortunately|hold\s+on)\b[\s,.!:;-]*)*"
@@ -60,6 +61,9 @@ def rejected(text: str, end: int, next_start: int | None = None) -> bool:
         return False
     while own_end < stop and text[own_end].isspace():
         own_end += 1
+    tail = _MINERVA_TAIL.match(text, own_end, stop)
+    if tail:  # the Minerva format's closing sentence belongs to the answer line
+        own_end = tail.end()
     second = _SENTENCE_END.search(text, own_end, stop)
     return _OPENS_SENTENCE.match(text[own_end : second.end() if second else stop]) is not None
 

@@ -7,6 +7,9 @@ Rules, each a linear regex pass on an extracted answer (at most a few hundred ch
   ``(-2, 3]``, ``3 > x > -2`` is ``(-2, 3)``), a single one is half-infinite (``x \\ge 2`` is ``[2, \\infty)``,
   ``5 > x`` is ``(-\\infty, 5)``), and inequalities joined by "or" are the union of their intervals. Applied to
   both sides, so an inequality gold matches an interval answer and the reverse; strictness decides the brackets.
+- Factorial ratios: ``\\frac{a!}{b!}`` (or ``a!/b!``) with at most :data:`MAX_RATIO_TERMS` factors between them is
+  the product of those factors (``\\frac{2005!}{2003!}`` is ``2004 \\cdot 2005``), so it is compared exactly instead
+  of being refused as a huge factorial.
 - Base numerals: a parenthesised numeral with a base subscript is the numeral (``(1011)_2`` is ``1011_2``).
 - Choices: when the gold is one choice letter (``C``, ``(C)``, ``\\text{(C)}``, ``\\textbf{C.}``), the answer is the
   letter its text starts with, however the brackets are broken (``(C``, ``C)``, ``\\textbf{(C) }12`` with the
@@ -18,6 +21,10 @@ from __future__ import annotations
 
 import re
 
+_FACTORIAL_RATIO = re.compile(
+    r"\\[dt]?frac\s*\{\s*(\d{1,5})\s*!\s*\}\s*\{\s*(\d{1,5})\s*!\s*\}|(?<![\w!])(\d{1,5})\s*!\s*/\s*(\d{1,5})\s*!"
+)
+MAX_RATIO_TERMS = 64
 _MEMBER = re.compile(r"^\s*[a-zA-Z]\s*\\in\s*(?=\\\{|\\left|\(|\[)")
 _RELATION = re.compile(r"\\(?:leqslant|geqslant|leq|geq|le|ge|lt|gt)(?![a-zA-Z])|<=|>=|<|>")
 _VARIABLE = re.compile(r"^[a-zA-Z](?:_\{?\w\}?)?$")
@@ -99,9 +106,19 @@ def _choice(answer: str, gold: str) -> tuple[str, str] | None:
     return picked.group(1), letter.group(1)
 
 
+def _factorial_ratio(match: re.Match) -> str:
+    top, bottom = (int(x) for x in (match.group(1) or match.group(3), match.group(2) or match.group(4)))
+    if abs(top - bottom) > MAX_RATIO_TERMS:
+        return match.group(0)
+    product = " \\cdot ".join(str(k) for k in range(min(top, bottom) + 1, max(top, bottom) + 1)) or "1"
+    return f"({product})" if top >= bottom else f"\\frac{{1}}{{{product}}}"
+
+
 def reshape(answer: str, gold: str) -> tuple[str, str]:
     """``answer`` and ``gold`` in one notation where they are the shapes above (rules in the module docstring)."""
     answer, gold = _MEMBER.sub("", answer), _MEMBER.sub("", gold)
+    if "!" in answer or "!" in gold:
+        answer, gold = _FACTORIAL_RATIO.sub(_factorial_ratio, answer), _FACTORIAL_RATIO.sub(_factorial_ratio, gold)
     answer_interval, gold_interval = as_interval(answer), as_interval(gold)
     if answer_interval or gold_interval:
         answer, gold = answer_interval or answer, gold_interval or gold
