@@ -5,7 +5,9 @@ Rule for ``verify(completion, ground_truth)``:
 Gold: a number (``"18"``, ``"-3"``, ``"1,450,000"``, ``"$18.00"``) or a full GSM8K answer, whose gold is
 the number after its last ``####``.
 
-Committed answers, from every marker in the text: ``#### N`` (not a Markdown heading ``#### Step 1``),
+Judged text: what follows ``</think>``, up to an echoed or invented few-shot question-answer pair
+(:mod:`rewards.region`; an answer that only repeats an echoed exemplar never scores). Committed answers, from every
+marker in the text: ``#### N`` (not a Markdown heading ``#### Step 1``),
 "... answer is N" or an "Answer: N" line (any case; Tülu 8-shot, Minerva and Llama
 ``The final answer is: $\\boxed{18}$`` lines), and every non-empty ``\\boxed{}``. A marker's segment runs
 from the marker to the end of its line (leading spaces, ``:`` and ``**``
@@ -14,13 +16,19 @@ is 5 - 3 = 2`` -> 2), and the answer is the segment's first number not negated: 
 "not 5, it is 6" commits to 6, and a parenthetical after the number is an aside (``18 (= 6 × 3)`` -> 18).
 One answer: all committed values must be equal. Two different committed values are a hedge and score False,
 whichever marker comes later (``\\boxed{18}`` then ``#### 19``, ``#### 5`` then ``#### 6``, two "The answer
-is" lines), and so is a committed number followed by an alternative (``5 or 6``, ``5/6``, ``5, 6 or 7``,
+is" lines), and so is a committed number followed by an alternative (``5 or 6``, ``5, 6 or 7``,
 ``5 and 6``, ``5 to 6``, "either $3$ or $4$", ``12, 15``). A marker that commits only to a negation ("the answer
 is not 5") commits to nothing and scores False. Without any marker the answer is the last number of the text
 that is not negated, unless "N or M" offers it as an alternative.
-Numbers keep their sign (ASCII or unicode minus; the open-instruct regex lost it), lose ``$``,
-thousands commas and trailing words, and compare as exact Decimals (``18.0 == 18``,
-``18.50 == 18.5``; no float rounding). All work is linear-time regex scanning in-process.
+A committed answer posed as a question or rejected right after it ("that's wrong") does not count
+(:mod:`rewards.retraction`). Number words and magnitude words are numbers (``twelve``, ``one hundred and five``,
+``1.5 million``; :mod:`rewards.number_words`; outside marker segments a lone "one" stays a pronoun). A fraction
+``3/4``, ``\\frac{3}{4}`` or mixed number ``1 1/2``, ``2½`` is one exact value (``3/4`` equals the gold ``0.75``).
+A range (``10-12``, ``10 to 12``, "between 10 and 12") or a clock time / ratio (``3:30``) is not one number: it
+never scores as its first (or last) number. Numbers keep their sign (ASCII or unicode minus; the open-instruct
+regex lost it), lose ``$``, thousands commas and trailing words, and compare as exact Decimals (``18.0 == 18``,
+``18.50 == 18.5``, fractions as Fractions; no float rounding). All work is linear-time regex scanning
+in-process. :func:`extract` says "answer", "none" or "hedge" for diagnostics.
 """
 
 from __future__ import annotations

@@ -5,31 +5,44 @@ Rule for ``verify(completion, ground_truth)``:
 Gold: ``ground_truth`` itself (MATH-500 ``answer``), or, when it contains ``\\boxed{}``, its last boxed
 group (the MATH 5000-problem ``solution`` field).
 
-What a completion commits to (:func:`final_answer`). Committed answers are, in text order:
+Judged text (:func:`prepare_text`): only what follows ``</think>``, never past an echoed or invented few-shot
+question-answer pair (:mod:`rewards.region`), with unicode math as TeX (:mod:`rewards.unicode_math`) and escaped
+dollars (``$\\$18$``) dropped so they never pair up as math delimiters.
+
+What a completion commits to (:func:`final_answer`; :func:`extract` also says "none" or "hedge"). Committed
+answers are, in text order:
 - every non-empty ``\\boxed{...}``/``\\fbox{...}`` group (brace counting); an empty ``\\boxed{}`` (copied from
   the instruction "put your answer in \\boxed{}") is not an answer;
 - every Minerva line "Final Answer: The final answer is X. I hope it is correct.";
-- every "The (final) answer is X" sentence and "Answer: X" line (Tülu 8-shot, Llama ``The final answer is:
+- every "The (final) answer is X" sentence, "Answer: X" line or bold ``**Answer: X**`` (Tülu 8-shot, Llama
+  ``The final answer is:
   $\\boxed{18}$``); X is the math span (``$..$``, ``\\(..\\)``, ``\\[..\\]``) that opens it, else the text to the
   end of the sentence, without a trailing parenthetical aside (``18 (= 6 × 3)`` -> 18); "not X" commits to
   nothing, and "not X, it is Y" / "not X but Y" commits to Y. Prose is not a commitment ("the answer is
   correct", "the answer is the product of ..."): X with a word of three letters or more (outside TeX commands
   and ``\\text{}``; "and", "either", "both" are connectives) counts only as "number + unit words" (``18 apples``);
-  X holding a box is counted with the boxes, X in display math (``\\begin{align}``) is derivation;
+  X holding a box is counted with the boxes, X in display math (``\\begin{align}``) is derivation; Markdown
+  emphasis around X (``**73**``) is no part of it; a math span followed by "or"/","/"and" and another span
+  keeps the whole sentence (``$x=2$ or $x=-3$`` is a solution set);
 - every ``#### X`` line (a Markdown heading such as ``#### Step 1: ...`` is not one).
-All committed answers must be the same answer (compared with the in-process rules of
+An answer the text only considers (a question) or rejects or takes back right after it ("that is wrong",
+"which is impossible", "wait, no") is not committed (:mod:`rewards.retraction`); when every answer was taken
+back, there is none. All committed answers must be the same answer (compared with the in-process rules of
 :mod:`rewards.equivalence`, or agreeing at the fingerprint's test points), so ``\\boxed{\\frac34}`` then
 ``\\boxed{0.75}`` is one answer, while ``\\boxed{18}`` then ``#### 19`` (or "The answer is 19") are two: a later
 marker does not override an earlier one, two different commitments are a hedge and score 0, except where
 the gold is a list: there the distinct committed values together are the answer list ("the solutions are
 ``\\boxed{5}`` and ``\\boxed{-5}``" answers ``5, -5``, and still fails ``5``). The final answer is the last
-committed one. Without any, the answer is the content of the last math span, else the
-whole output (at most 1000 characters; longer text cannot be a single answer).
+committed one. Without any, the answer is the bold value (``**42**``, not bold prose such as ``**Step 1:**``) of
+the last line that has one (several different ones there are a hedge), else the content of the last math span,
+else the whole output (at most 1000 characters; longer text cannot be a single answer).
 Inside X, several math spans keep the words between them (``$3$ or $4$`` -> ``3 or 4``), so "or"/"and"/commas
 make a list (see :mod:`rewards.equivalence`): a list offered where the gold is one value is a hedge and scores
 0, and a solution set such as ``x = 2 \\text{ or } x = -3`` matches the gold list ``-3, 2``.
 
-Equivalence (:func:`rewards.equivalence.quick_match`, in-process, rules in that module's docstring), then
+Before comparison, answer and gold are written in one notation (:func:`rewards.shapes.reshape`: inequalities as
+intervals, ``x \\in`` dropped, choice letters, ``(1011)_2``, factorial ratios). Equivalence
+(:func:`rewards.equivalence.quick_match`, in-process, rules in that module's docstring), then
 math-verify symbolic equality (:mod:`rewards.symbolic`) in a worker process of the ``"math"`` pool under a hard
 per-item time limit; inputs refused by :func:`rewards.symbolic.symbolic_allowed` (power towers, factorial
 chains, factorials and binomials of huge arguments, brackets of any kind nested deeper than 12, > 1000

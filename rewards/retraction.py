@@ -4,11 +4,12 @@ A committed answer (a box, an "answer is" sentence, a ``####`` line, ...) does n
 
 - it is posed as a question: the sentence it sits in ends with ``?`` ("Is the answer $\\boxed{5}$?");
 - the text right after it, before the next committed answer and within :data:`WINDOW` characters (the rest of
-  its sentence, or a next sentence that opens with the cue within 40 characters), rejects it: calls it wrong,
-  incorrect, impossible, invalid, extraneous, not possible/valid/right/correct/an answer, says it "can't be" right,
-  or takes it back ("wait, no", "scratch that", "I made a mistake", "let me recompute",
-  "not the (final/right) answer"). This covers a first guess called wrong, a value said to be impossible, and a
-  final line taken back afterwards (then the text has no answer left, unless an earlier one stands).
+  its sentence, or a next sentence that opens with the cue), rejects it: calls it (``that``, ``this``, ``which``,
+  ``the answer``, the value itself) wrong, incorrect, impossible, invalid, extraneous, not possible/valid/right/
+  correct/an answer, says it "can't be" right, or takes it back ("wait, no", "scratch that", "I made a mistake",
+  "let me recompute", "not the (final/right) answer"). This covers a first guess called wrong, a value said to
+  be impossible, and a final line taken back afterwards (then the text has no answer left, unless an earlier one
+  stands).
 
 The cues are phrases about the answer just given, so a neutral remark ("a common mistake is ...") is not one.
 Each check is one bounded regex search on a window of the text.
@@ -21,9 +22,11 @@ import re
 WINDOW = 240
 _SENTENCE_END = re.compile(r"[?!]|\.(?=[\s$*\\]|[A-Z]|$)|\n\s*\n")
 _PREDICATE = (
-    r"(?:\b(?:is|are|was|were|be|seems|looks)\b|'s)\s+(?:(?:clearly|definitely|obviously|actually|also)\s+)?"
+    r"(?:\b(?:would|must|might|could|should|will)\s+)?(?:\b(?:is|are|was|were|be|seems|looks)\b|'s)\s+"
+    r"(?:(?:clearly|definitely|obviously|actually|also)\s+)?"
     r"(?:wrong|incorrect|impossible|invalid|extraneous|absurd|a\s+contradiction|not\s+(?:right|correct|possible|"
     r"valid|allowed|an?\s+(?:valid\s+)?(?:answer|solution|option)|the\s+(?:final\s+|right\s+|correct\s+)?answer))\b"
+    r"(?!\s+(?:to|if|for|unless)\b)"  # "it would be wrong to include 0" judges something else
     r"|\b(?:can(?:no|')t|could\s*n[o']t|must\s+not)\s+be\s+(?:right|correct|true|the\s+answer|possible|valid)\b"
 )
 _TAKE_BACK = (
@@ -34,10 +37,17 @@ _TAKE_BACK = (
     r"|\bnot\s+the\s+(?:final\s+|right\s+|correct\s+)answer\b"
 )
 _MINERVA_TAIL = re.compile(r"I hope it is correct\.?\s*")
-_IN_SENTENCE = re.compile(_PREDICATE + "|" + _TAKE_BACK, re.IGNORECASE)
-_OPENS_SENTENCE = re.compile(
-    r"[\s$\\\])]*(?:(?:wait|hmm+|oops|actually|but|no|however|unfortunately|hold\s+on)\b[\s,.!:;-]*)*"
-    r"(?:" + _TAKE_BACK + r"|[^.?!\n]{0,40}?(?:" + _PREDICATE + "))",
+_SUBJECT = (
+    r"(?:that|this|it|which|(?:the|my|this|that|our|your)\s+(?:answer|result|value|guess|solution|number)"
+    r"|\$[^$\n]{1,40}\$|\\\(.{1,40}?\\\)|[-+]?\d[\d,.]*)"
+)
+_INTERJECTIONS = r"(?:(?:wait|hmm+|oops|actually|but|and|so|no|however|unfortunately|hold\s+on)\b[\s,.!:;-]*)*"
+_AFTER_ANSWER = re.compile(  # right after the answer, in its own sentence: "$-2$, which is impossible"
+    r"[\s$})\].,;:-]*" + _INTERJECTIONS + r"(?:" + _SUBJECT + r"\s*)?(?:" + _PREDICATE + ")", re.IGNORECASE
+)
+_TAKE_BACK_ANYWHERE = re.compile(_TAKE_BACK, re.IGNORECASE)
+_OPENS_SENTENCE = re.compile(  # a next sentence about the answer: "Wait, that's not right."
+    r"[\s$\\\])]*" + _INTERJECTIONS + r"(?:" + _TAKE_BACK + r"|" + _SUBJECT + r"\s*(?:" + _PREDICATE + "))",
     re.IGNORECASE,
 )
 
@@ -50,12 +60,12 @@ def posed_as_question(text: str, end: int) -> bool:
 
 def rejected(text: str, end: int, next_start: int | None = None) -> bool:
     """Whether the text after an answer ending at ``end`` (up to ``next_start`` or :data:`WINDOW` characters)
-    rejects or takes it back: a cue in the rest of the answer's sentence, or a next sentence that opens with one
-    (within 40 characters). Rule in the module docstring."""
+    rejects or takes it back: a verdict right after the answer or a take-back phrase in the rest of its sentence,
+    or a next sentence that opens with one about the answer. Rule in the module docstring."""
     stop = min(len(text), end + WINDOW if next_start is None else max(end, min(next_start, end + WINDOW)))
     first = _SENTENCE_END.search(text, end, stop)
     own_end = first.end() if first else stop
-    if _IN_SENTENCE.search(text, end, own_end):
+    if _AFTER_ANSWER.match(text, end, own_end) or _TAKE_BACK_ANYWHERE.search(text, end, own_end):
         return True
     if first is None or own_end >= stop:
         return False
