@@ -49,6 +49,7 @@ _ANSWER_IS = re.compile(
     r"answer\s+is\b|^[ \t>#*]*(?:final\s+)?answer\s*\**\s*:|\*\*(?:final\s+)?answer\s*:", re.IGNORECASE | re.MULTILINE
 )
 _HEADING = re.compile(r"#*\s*[A-Za-z]{2}")  # "#### Step 1: ..." is a Markdown heading, not an answer
+_HASHES = re.compile("####")
 _LEAD = re.compile(r"[\s:*]*")
 _NOT = re.compile(r"(?:\bnot|n't|\\neq|\u2260)\s*(?:equal\s+to\s+)?(?:\\?\$|\\boxed\{|\()*\s*$", re.IGNORECASE)
 _ALTERNATIVE = re.compile(
@@ -66,6 +67,7 @@ _MIXED = re.compile(r"^\s+(\d{1,6})\s*/\s*(\d{1,6})(?![\d/]|[.,]\d)")
 _TEX_FRACTION = re.compile(r"\\[dt]?frac\s*(?:\{\s*(\d{1,12})\s*\}|(\d))\s*(?:\{\s*(\d{1,12})\s*\}|(\d))")
 
 Value = Decimal | Fraction
+MAX_SEGMENTS = 64
 
 
 def _depth0_equals(segment: str) -> int:
@@ -140,11 +142,11 @@ def _segments(text: str) -> list[tuple[int, int, str]]:
     """``(marker start, segment end, segment)`` for every answer marker in ``text``."""
     found = []
     if "####" in text:
-        for m in re.finditer("####", text):
-            rest = text[m.end() :]
-            if not _HEADING.match(rest):
-                line = rest.split("\n", 1)[0].split("####", 1)[0]
-                found.append((m.start(), m.end() + len(line), line))
+        for m in _HASHES.finditer(text):
+            if not _HEADING.match(text, m.end()):
+                stops = [i for i in (text.find("\n", m.end()), text.find("####", m.end())) if i >= 0]
+                end = min([*stops, m.end() + 600])
+                found.append((m.start(), end, text[m.end() : end]))
     for m in _ANSWER_IS.finditer(text):
         segment = text[m.end() : m.end() + 600]
         stop = _FIRST_SENTENCE.search(segment)
@@ -161,6 +163,8 @@ def extract(text: str) -> Extraction:
     """What ``text`` answers: ``answer`` (the number as text), ``none`` or ``hedge`` (rule in the docstring)."""
     text = answer_region(text)
     segments = _segments(text)
+    if len(segments) > MAX_SEGMENTS:
+        return Extraction("hedge", None)  # dozens of answer markers are no single answer (and bound the work)
     values: list[Value] = []
     negated = withdrew = False
     for i, (_, end, segment) in enumerate(segments):

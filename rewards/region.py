@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import re
 
+# no two whitespace runs are adjacent in these patterns: a long run of spaces cannot make them backtrack
 _NEW_PROBLEM = re.compile(
-    r"^[ \t>]*(?:#{1,6}[ \t]*)?(?:\*\*|__)?[ \t]*(?:Question|Problem|Q)(?:[ \t]+\d{1,3})?[ \t]*(?:\*\*|__)?[ \t]*[:.]"
-    r"(?:\*\*|__)?",
+    r"^[ \t>]*(?:#{1,6}[ \t]*)?(?:(?:\*\*|__)[ \t]*)?(?:Question|Problem|Q)(?:[ \t]+\d{1,3})?[ \t]*"
+    r"(?:(?:\*\*|__)[ \t]*)?[:.]",
     re.MULTILINE,
 )
 _ITS_ANSWER = re.compile(
-    r"^[ \t>]*(?:#{1,6}[ \t]*)?(?:\*\*|__)?[ \t]*(?:A|Answer|Solution)[ \t]*(?:\*\*|__)?[ \t]*:", re.MULTILINE
+    r"^[ \t>]*(?:#{1,6}[ \t]*)?(?:(?:\*\*|__)[ \t]*)?(?:A|Answer|Solution)[ \t]*(?:(?:\*\*|__)[ \t]*)?:", re.MULTILINE
 )
 
 
