@@ -34,7 +34,8 @@ marker does not override an earlier one, two different commitments are a hedge a
 the gold is a list: there the distinct committed values together are the answer list ("the solutions are
 ``\\boxed{5}`` and ``\\boxed{-5}``" answers ``5, -5``, and still fails ``5``). The final answer is the last
 committed one. Without any, the answer is the bold value (``**42**``, not bold prose such as ``**Step 1:**``) of
-the last line that has one (several different ones there are a hedge), else the content of the last math span,
+the last line that has one (several different ones there are a hedge), else the content of the last math span
+(its value side when it is a chain such as ``3 + 4 = 7``),
 else the whole output (at most 1000 characters; longer text cannot be a single answer).
 Inside X, several math spans keep the words between them (``$3$ or $4$`` -> ``3 or 4``), so "or"/"and"/commas
 make a list (see :mod:`rewards.equivalence`): a list offered where the gold is one value is a hedge and scores
@@ -58,7 +59,7 @@ from collections.abc import Sequence
 from rewards.equivalence import listify, mixed_numbers, quick_match
 from rewards.extract import boxed_spans, last_boxed
 from rewards.limits import DEFAULT_TIMEOUT, run_limited
-from rewards.normalize import minerva
+from rewards.normalize import after_equals, minerva
 from rewards.numeric import fingerprint_agrees
 from rewards.outcome import Extraction
 from rewards.region import answer_region
@@ -248,8 +249,8 @@ def extract(text: str, gold_is_list: bool = False) -> Extraction:
             return Extraction("answer", ", ".join(distinct))  # "the solutions are \boxed{5} and \boxed{-5}"
         return Extraction("answer", last)
     spans = list(_ALL_SPANS.finditer(text))
-    if spans:
-        return Extraction("answer", next(g for g in spans[-1].groups() if g is not None))
+    if spans:  # a chain "3 + 4 = 7" answers its value side
+        return Extraction("answer", after_equals(next(g for g in spans[-1].groups() if g is not None)))
     stripped = text.strip()
     if not stripped:
         return Extraction("none", None)

@@ -235,7 +235,7 @@ _LIST_WORD = re.compile(r"(?<![a-zA-Z])(?:or|and)(?![a-zA-Z])|,")
 _SHORT_NAME = re.compile(r"^\s*[a-zA-Z](?:_\{?\w{1,2}\}?|\(\w\))?\s*$")
 
 
-def _after_equals(s: str) -> str:
+def after_equals(s: str) -> str:
     """The value side of an ``=`` answer: ``x = 5`` -> ``5``, ``x = 5 - 3 = 2`` -> ``2``; an equation whose
     left side is not a name (``2x + 3 = y``) and a list of equations (``x = 2 or x = -3``) stay whole."""
     if "=" not in s:
@@ -258,12 +258,12 @@ def minerva_candidates(text: str) -> list[str]:
 
 
 def minerva(answer: str) -> str:
-    """Minerva-style cleanup of a final answer: keep the value side of an ``=`` (:func:`_after_equals`; Minerva
+    """Minerva-style cleanup of a final answer: keep the value side of an ``=`` (:func:`after_equals`; Minerva
     keeps what follows the last ``=``, which turns ``2x + 3 = y`` into ``y``), unwrap ``$..$``,
     ``\\text{}``/``\\textbf{}``/``\\boxed{}`` (not ``\\overline{}``: ``0.\\overline{3}`` is a repeating decimal),
     drop unit words (squared or cubed too), ``\\ldots``, quotes and number commas. The result still goes through
     :func:`hendrycks` before comparison."""
-    s = _after_equals(answer).strip()
+    s = after_equals(answer).strip()
     inner = _DOLLAR_PAIR.search(s)
     if inner:
         s = inner.group(1)
