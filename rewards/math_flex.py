@@ -142,12 +142,11 @@ def _answer_is(text: str) -> tuple[list[tuple[int, int, str]], bool]:
             rest, rest_start = rest[skip:], rest_start + skip
         span = _SPAN.match(rest)
         sentence = rest[: _SENTENCE_END.search(rest, span.end() if span else 0).start()]
-        if span and not _MORE_SPANS.match(rest, span.end()):
-            x, stop = next(g for g in span.groups() if g is not None), span.end()
-        else:
-            x, stop = sentence, len(sentence)
-            if "$" in x or "\\(" in x:
-                x = _span_text(x)
+        x, stop = sentence, len(sentence)
+        if "$" in x or "\\(" in x:
+            x = _span_text(x)
+        if span and (not _MORE_SPANS.match(rest, span.end()) or _PROSE.search(_TEXT_ARG.sub("", x))):
+            x, stop = next(g for g in span.groups() if g is not None), span.end()  # the opening span alone
         x = _clean(x)
         if "\\boxed" in x or "\\fbox" in x or "\\begin{align" in x or "\\end{" in x and "matrix" not in x:
             continue  # a boxed answer is counted with the boxes; display math is derivation, not an answer

@@ -13,7 +13,8 @@ Rules, each a linear regex pass on an extracted answer (at most a few hundred ch
 - Base numerals: a parenthesised numeral with a base subscript is the numeral (``(1011)_2`` is ``1011_2``).
 - Choices: when the gold is one choice letter (``C``, ``(C)``, ``\\text{(C)}``, ``\\textbf{C.}``), the answer is the
   letter its text starts with, however the brackets are broken (``(C``, ``C)``, ``\\textbf{(C) }12`` with the
-  choice's value after it); a second choice label in the answer (``(C) or (D)``) is a hedge and matches nothing.
+  choice's value after it; a bare letter followed by words, "A total of 12", is a sentence, not a choice); a
+  second choice label in the answer (``(C) or (D)``) is a hedge and matches nothing.
   When the gold is not a letter, a choice label before a value is dropped (``(B) 14`` answers ``14``).
 """
 
@@ -34,6 +35,7 @@ _WRAPPERS = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox)\s*\{([^{}]*
 _GOLD_CHOICE = re.compile(r"^\(?([A-Z])\)?\.?$")
 _ANSWER_CHOICE = re.compile(r"^\(?\s*([A-Z])\s*(?:\)|\.|:|$|\s)")
 _LABEL = re.compile(r"\(\s*[A-Z]\s*\)|(?<![A-Za-z\\])[A-Z](?=\s*[).:])")
+_PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
 _LABEL_THEN_VALUE = re.compile(r"^\s*\(\s*[A-Z]\s*\)\s*[.:]?\s*(?=[-\d\\$(])")
 
 
@@ -97,6 +99,9 @@ def _choice(answer: str, gold: str) -> tuple[str, str] | None:
     picked = _ANSWER_CHOICE.match(text)
     if picked is None:
         return None
+    bare = not text.startswith("(") and text[picked.end() - 1 : picked.end()] not in (")", ".", ":")
+    if bare and _PROSE.search(text[picked.end() :]):
+        return None  # "A total of 12" is a sentence, not choice (A)
     if (
         len(_LABEL.findall(text)) > 1
         or re.search(r"\b(?:or|and)\b|,", text[picked.end() :])

@@ -204,6 +204,8 @@ class TestChoiceBoxes:
             ("The answer is (B) 14.", "\\text{(B)}", True),
             ("The answer is (B) 14.", "14", True),  # the choice's value against a value gold
             ("The answer is (B) 15.", "14", False),
+            ("A total of 12 apples remain.", "\\text{(A)}", False),  # a sentence starting with "A" is no choice
+            ("(A) parabola", "\\text{(A)}", True),
         ]
     )
     def test_math(self, completion, gold, expected):
@@ -223,6 +225,7 @@ class TestEarlierShapes:
             ("Final Answer: The final answer is $x=2$ or $x=-3$. I hope it is correct.", "-3, 2", True),
             ("Final Answer: The final answer is $x=2$ or $x=-3$. I hope it is correct.", "2", False),
             ("Final Answer: The final answer is $x \\in \\{-3, 2\\}$. I hope it is correct.", "-3, 2", True),
+            ("The answer is $5$, and $x = 3$ satisfies it.", "5", True),  # prose after the spans: the first span
             ("\\boxed{x \\in \\{1, 4\\}}", "1, 4", True),
             ("\\boxed{x \\in \\{1, 5\\}}", "1, 4", False),
             ("\\boxed{4\\pi \\text{ cm}^2}", "4\\pi", True),
