@@ -167,9 +167,9 @@ def extract(text: str) -> Extraction:
         return Extraction("hedge", None)  # dozens of answer markers are no single answer (and bound the work)
     values: list[Value] = []
     negated = withdrew = False
-    for i, (_, end, segment) in enumerate(segments):
+    for i, (start, end, segment) in enumerate(segments):
         later = next((f[0] for f in segments[i + 1 :] if f[0] >= end), None)
-        if withdrawn(text, end, later):
+        if withdrawn(text, end, later, start):
             withdrew = True
             continue
         value, hedged, was_negated = _segment_value(segment)

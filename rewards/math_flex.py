@@ -189,7 +189,7 @@ def located_commitments(text: str) -> tuple[list[tuple[int, int, str]], bool, bo
     kept = []
     for i, (start, end, answer) in enumerate(found):
         later = next((f[0] for f in found[i + 1 :] if f[0] >= end), None)
-        if not withdrawn(text, end, later):
+        if not withdrawn(text, end, later, start):
             kept.append((start, end, answer))
     return kept, negated, len(kept) < len(found)
 
@@ -228,7 +228,7 @@ def extract(text: str, gold_is_list: bool = False) -> Extraction:
         found = _bold_values(text)
         if found:
             nexts = [f[0] for f in found[1:]] + [None]
-            found = [f for f, later in zip(found, nexts, strict=True) if not withdrawn(text, f[1], later)]
+            found = [f for f, later in zip(found, nexts, strict=True) if not withdrawn(text, f[1], later, f[0])]
             if not found:
                 return Extraction("none", None)
             line_start = text.rfind("\n", 0, found[-1][0]) + 1

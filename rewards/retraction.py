@@ -2,7 +2,8 @@
 
 A committed answer (a box, an "answer is" sentence, a ``####`` line, ...) does not count when:
 
-- it is posed as a question: the sentence it sits in ends with ``?`` ("Is the answer $\\boxed{5}$?");
+- it is posed as a question: the sentence it sits in ends with ``?`` ("Is the answer $\\boxed{5}$?"), or only
+  supposed: its sentence so far says "suppose", "assume", "what if" ("Suppose the answer were $\\boxed{4}$");
 - the text right after it, before the next committed answer and within :data:`WINDOW` characters (the rest of
   its sentence, or a next sentence that opens with the cue), rejects it: calls it (``that``, ``this``, ``which``,
   ``the answer``, the value itself) wrong, incorrect, impossible, invalid, extraneous, not possible/valid/right/
@@ -36,6 +37,7 @@ _TAKE_BACK = (
     r"|\b(?:we|I)\s+(?:must\s+|have\s+to\s+|can\s+)?(?:reject|discard)\b"
     r"|\bnot\s+the\s+(?:final\s+|right\s+|correct\s+)answer\b"
 )
+_SUPPOSE = re.compile(r"\b(?:suppose|supposing|assume|assuming|what\s+if|hypothetically)\b", re.IGNORECASE)
 _MINERVA_TAIL = re.compile(r"I hope it is correct\.?\s*")
 _SUBJECT = (
     r"(?:that|this|it|which|(?:the|my|this|that|our|your)\s+(?:answer|result|value|guess|solution|number)"
@@ -78,6 +80,21 @@ def rejected(text: str, end: int, next_start: int | None = None) -> bool:
     return _OPENS_SENTENCE.match(text[own_end : second.end() if second else stop]) is not None
 
 
-def withdrawn(text: str, end: int, next_start: int | None = None) -> bool:
-    """The answer ending at ``end`` is only considered (a question) or is rejected afterwards."""
-    return posed_as_question(text, end) or rejected(text, end, next_start)
+def hypothetical(text: str, start: int) -> bool:
+    """Whether the sentence leading up to an answer starting at ``start`` only supposes it ("Suppose the answer
+    were $\\boxed{4}$"); a supposition closed by a comma before the answer ("Assuming no losses, ...") is not."""
+    before = text[max(0, start - WINDOW) : start]
+    ends = list(_SENTENCE_END.finditer(before))
+    cues = list(_SUPPOSE.finditer(before, ends[-1].end() if ends else 0))
+    # "Assuming no losses, the answer is 12": the supposition ends at the comma and the answer stands
+    return bool(cues) and not any(c in before[cues[-1].end() :] for c in ",;:")
+
+
+def withdrawn(text: str, end: int, next_start: int | None = None, start: int | None = None) -> bool:
+    """The answer ending at ``end`` (starting at ``start``) is only supposed or asked about, or is rejected
+    afterwards."""
+    return (
+        posed_as_question(text, end)
+        or rejected(text, end, next_start)
+        or (start is not None and hypothetical(text, start))
+    )

@@ -15,7 +15,8 @@ Rules, each a linear regex pass on an extracted answer (at most a few hundred ch
   letter its text starts with, however the brackets are broken (``(C``, ``C)``, ``\\textbf{(C) }12`` with the
   choice's value after it; a bare letter followed by words, "A total of 12", is a sentence, not a choice); a
   second choice label in the answer (``(C) or (D)``) is a hedge and matches nothing.
-  When the gold is not a letter, a choice label before a value is dropped (``(B) 14`` answers ``14``).
+  When the gold is not a letter, a choice label before a value is dropped (``(B) 14`` answers ``14``); a gold that
+  is a label and its value (``\\textbf{(B) }18``) is the letter against a choice answer, else the value.
 """
 
 from __future__ import annotations
@@ -128,6 +129,10 @@ def reshape(answer: str, gold: str) -> tuple[str, str]:
     if answer_interval or gold_interval:
         answer, gold = answer_interval or answer, gold_interval or gold
     answer, gold = _BASE_PARENS.sub(r"\1\2", answer), _BASE_PARENS.sub(r"\1\2", gold)
+    labelled = _LABEL_THEN_VALUE.match(_unwrap(gold))
+    if labelled:  # a gold "(B) 18": a choice answer is compared by letter, any other answer with 18
+        text = _unwrap(gold)
+        gold = text[: labelled.end()].strip() if _ANSWER_CHOICE.match(_unwrap(answer)) else text[labelled.end() :]
     choice = _choice(answer, gold)
     if choice is not None:
         return choice

@@ -46,6 +46,9 @@ class TestConsideredRejectedRetracted:
             # a remark that is not about the answer takes nothing back
             ("So the area is $\\boxed{24}$.\n\nNote: a common mistake is to forget the factor of 2.", "24", True),
             ("We verify: is $24$ right? Yes. The answer is $\\boxed{24}$.", "24", True),
+            ("Suppose the answer were $\\boxed{4}$: the area would be 16, not 25. So it is $\\boxed{5}$.", "5", True),
+            ("Suppose the answer were $\\boxed{4}$: the area would be 16, not 25. So it is $\\boxed{5}$.", "4", False),
+            ("Assuming $x > 0$, we get $\\boxed{3}$.", "3", True),  # a supposition closed by a comma
         ]
     )
     def test_math(self, completion, gold, expected):
@@ -206,6 +209,10 @@ class TestChoiceBoxes:
             ("The answer is (B) 15.", "14", False),
             ("A total of 12 apples remain.", "\\text{(A)}", False),  # a sentence starting with "A" is no choice
             ("(A) parabola", "\\text{(A)}", True),
+            ("\\boxed{\\textbf{(B)}}", "\\textbf{(B) }18", True),  # a gold holding the label and its value
+            ("\\boxed{18}", "\\textbf{(B) }18", True),
+            ("\\boxed{(C)}", "\\textbf{(B) }18", False),
+            ("\\boxed{17}", "\\textbf{(B) }18", False),
         ]
     )
     def test_math(self, completion, gold, expected):
