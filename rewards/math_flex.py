@@ -87,6 +87,7 @@ _TEXT_ARG = re.compile(r"\\(?:text|textbf|mathrm|mbox)\s*\{[^{}]*\}")
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n|$")
 _ALL_SPANS = re.compile(r"\$\$(.{0,2000}?)\$\$|\$(.{0,2000}?)\$|\\\((.{0,2000}?)\\\)|\\\[(.{0,2000}?)\\\]", re.DOTALL)
 _MORE_SPANS = re.compile(r"\s*(?:,|or\b|and\b|\\text\{\s*(?:or|and)\s*\})\s*(?:\$|\\\()")
+_CHOICE_WORD = re.compile(r"^(?:answer\s+)?(?:choice|option)\s+(?=\(?[A-Z]\b)", re.IGNORECASE)
 _BOLD = re.compile(r"\*\*([^*\n]{1,200})\*\*")
 _FINAL_LINE = re.compile(r"Final Answer: The final answer is (.{0,1000}?)\. I hope it is correct", re.DOTALL)
 
@@ -147,7 +148,7 @@ def _answer_is(text: str) -> tuple[list[tuple[int, int, str]], bool]:
             x = _span_text(x)
         if span and (not _MORE_SPANS.match(rest, span.end()) or _PROSE.search(_TEXT_ARG.sub("", x))):
             x, stop = next(g for g in span.groups() if g is not None), span.end()  # the opening span alone
-        x = _clean(x)
+        x = _clean(_CHOICE_WORD.sub("", x.strip()))  # "the answer is choice (C)" commits to (C)
         if "\\boxed" in x or "\\fbox" in x or "\\begin{align" in x or "\\end{" in x and "matrix" not in x:
             continue  # a boxed answer is counted with the boxes; display math is derivation, not an answer
         if _PROSE.search(_TEXT_ARG.sub("", x)):

@@ -8,8 +8,9 @@ Rules of :func:`spell_out`:
 
 - A run of number words is one number: units and teens (``zero`` ... ``nineteen``), tens (``twenty`` ...
   ``ninety``, with an optional hyphenated unit: ``twenty-five``), ``hundred``, ``thousand``, ``million``,
-  ``billion``, ``trillion``, with ``and`` allowed inside (``one hundred and five`` -> 105) and ``a dozen`` /
-  ``dozen`` as 12. ``twelve`` -> 12, ``three thousand two hundred`` -> 3200.
+  ``billion``, ``trillion``, with ``and`` allowed inside (``one hundred and five`` -> 105), ``a`` as one before a
+  scale word (``a hundred`` -> 100) and ``a dozen`` / ``dozen`` as 12. ``twelve`` -> 12, ``three thousand two
+  hundred`` -> 3200.
 - A digit number followed by a magnitude word is their product, exactly (``1.5 million`` -> 1500000,
   ``2.4 billion`` -> 2400000000, ``3 thousand`` -> 3000).
 - With ``keep_pronoun_one`` a lone ``one`` stays a word ("each one", "no one"): outside an answer sentence it is
@@ -32,7 +33,7 @@ _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "si
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 _WORD = "|".join(sorted([*_UNITS, *_TENS, *_SCALES], key=len, reverse=True))
 _RUN = re.compile(
-    rf"(?<![\w-])(?:a\s+dozen|(?:{_WORD}))(?:(?:\s+and\s+|\s+|-)(?:{_WORD}))*(?![\w-])",
+    rf"(?<![\w-])(?:a\s+(?:dozen|hundred|thousand|million|billion)|(?:{_WORD}))(?:(?:\s+and\s+|\s+|-)(?:{_WORD}))*(?![\w-])",
     re.IGNORECASE,
 )
 _MAGNITUDE = re.compile(
@@ -43,8 +44,8 @@ _MAGNITUDE = re.compile(
 def words_value(phrase: str) -> int | None:
     """The value of one run of number words, or None when it does not read as one number."""
     tokens = [t for t in re.split(r"[\s-]+", phrase.lower()) if t and t != "and"]
-    if tokens[:2] == ["a", "dozen"]:
-        tokens = ["dozen", *tokens[2:]]
+    if tokens[:1] == ["a"]:
+        tokens = (["dozen"] if tokens[1:2] == ["dozen"] else ["one", *tokens[1:2]]) + tokens[2:]
     total, current, last = 0, 0, None
     for token in tokens:
         if token in _UNITS:

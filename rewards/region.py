@@ -2,9 +2,10 @@
 
 Rules of :func:`answer_region`, applied in order:
 
-- Reasoning block: when the text has ``</think>``, only what follows the last ``</think>`` is judged (a draft
-  inside the block is never an answer, so it can neither score nor make the final answer a hedge). A text that
-  opens ``<think>`` and never closes it was cut off while thinking: it has no answer (empty region).
+- Reasoning block: when the text has ``</think>`` (or ``</thinking>``, ``</reasoning>``), only what follows the
+  last such tag is judged (a draft inside the block is never an answer, so it can neither score nor make the final
+  answer a hedge). A text that opens ``<think>`` and never closes it was cut off while thinking: it has no answer
+  (empty region).
 - Few-shot echo: a line that opens a new problem (``Question:``, ``Q:``, ``Problem:``, optionally bold or as a
   Markdown heading, optionally numbered) and is followed later by a line that opens its answer (``A:``,
   ``Answer:``, ``Solution:``) is a question-answer pair about *another* question: an exemplar the model echoes,
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+REASONING_TAGS = ("think", "thinking", "reasoning")
 # no two whitespace runs are adjacent in these patterns: a long run of spaces cannot make them backtrack
 _NEW_PROBLEM = re.compile(
     r"^[ \t>]*(?:#{1,6}[ \t]*)?(?:(?:\*\*|__)[ \t]*)?(?:Question|Problem|Q)(?:[ \t]+\d{1,3})?[ \t]*"
@@ -32,10 +34,11 @@ _ITS_ANSWER = re.compile(
 
 def answer_region(text: str) -> str:
     """The part of ``text`` that may hold its final answer (rules in the module docstring)."""
-    close = text.rfind("</think>")
+    closes = [(text.rfind(f"</{tag}>"), tag) for tag in REASONING_TAGS]
+    close, tag = max(closes)
     if close >= 0:
-        text = text[close + len("</think>") :]
-    elif "<think>" in text:
+        text = text[close + len(tag) + 3 :]
+    elif any(f"<{tag}>" in text for tag in REASONING_TAGS):
         return ""
     for match in _NEW_PROBLEM.finditer(text):
         if _ITS_ANSWER.search(text, match.end()):

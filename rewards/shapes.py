@@ -5,7 +5,8 @@ Rules, each a linear regex pass on an extracted answer (at most a few hundred ch
 - Membership: a leading ``x \\in`` before a set, interval or tuple is dropped (``x \\in \\{1, 4\\}`` is ``\\{1, 4\\}``).
 - Inequalities: a chained inequality around one variable is the interval it describes (``-2 < x \\le 3`` is
   ``(-2, 3]``, ``3 > x > -2`` is ``(-2, 3)``), a single one is half-infinite (``x \\ge 2`` is ``[2, \\infty)``,
-  ``5 > x`` is ``(-\\infty, 5)``), and inequalities joined by "or" are the union of their intervals. Applied to
+  ``5 > x`` is ``(-\\infty, 5)``), inequalities joined by "or" are the union of their intervals, and a lower and an
+  upper bound of one variable joined by "and" (or a comma) are one interval (``x > -2 \\text{ and } x < 3``). Applied to
   both sides, so an inequality gold matches an interval answer and the reverse; strictness decides the brackets.
 - Factorial ratios: ``\\frac{a!}{b!}`` (or ``a!/b!``) with at most :data:`MAX_RATIO_TERMS` factors between them is
   the product of those factors (``\\frac{2005!}{2003!}`` is ``2004 \\cdot 2005``), so it is compared exactly instead
@@ -31,12 +32,14 @@ _MEMBER = re.compile(r"^\s*[a-zA-Z]\s*\\in\s*(?=\\\{|\\left|\(|\[)")
 _RELATION = re.compile(r"\\(?:leqslant|geqslant|leq|geq|le|ge|lt|gt)(?![a-zA-Z])|<=|>=|<|>")
 _VARIABLE = re.compile(r"^[a-zA-Z](?:_\{?\w\}?)?$")
 _OR = re.compile(r"\\text\{\s*or\s*\}|(?<![a-zA-Z\\])or(?![a-zA-Z])|\\vee(?![a-zA-Z])|\\cup(?![a-zA-Z])")
+_AND = re.compile(r"\\text\{\s*and\s*\}|(?<![a-zA-Z\\])and(?![a-zA-Z])|\\wedge(?![a-zA-Z])|\\land(?![a-zA-Z])|,")
 _BASE_PARENS = re.compile(r"^\s*\(\s*([0-9A-Za-z.]+)\s*\)\s*(_\s*\{?\s*\d+\s*\}?)\s*$")
 _WRAPPERS = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
 _GOLD_CHOICE = re.compile(r"^\(?([A-Z])\)?\.?$")
 _ANSWER_CHOICE = re.compile(r"^\(?\s*([A-Z])\s*(?:\)|\.|:|$|\s)")
 _LABEL = re.compile(r"\(\s*[A-Z]\s*\)|(?<![A-Za-z\\])[A-Z](?=\s*[).:])")
 _PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
+_CHOICE_WORD = re.compile(r"^(?:option|choice|answer)\s*:?\s*(?=\(?[A-Z]\b)", re.IGNORECASE)
 _LABEL_THEN_VALUE = re.compile(r"^\s*\(\s*[A-Z]\s*\)\s*[.:]?\s*(?=[-\d\\$(])")
 
 
@@ -48,8 +51,11 @@ def _unwrap(text: str) -> str:
     return text.replace("$", "").replace("\\ ", " ").replace("~", " ").strip()
 
 
-def _interval(text: str) -> str | None:
-    """The interval one (chained) inequality around a single variable describes, else None."""
+Bounds = tuple[str, bool, str, bool]  # low, low strict, high, high strict
+
+
+def _bounds(text: str) -> tuple[str, Bounds] | None:
+    """``(variable, bounds)`` of one (chained) inequality around a single variable, else None."""
     relations = list(_RELATION.finditer(text))
     if not 1 <= len(relations) <= 2:
         return None
@@ -63,32 +69,46 @@ def _interval(text: str) -> str | None:
     if len(ops) == 2:
         if less[0] != less[1] or not _VARIABLE.match(parts[1]) or _VARIABLE.match(parts[0]):
             return None
-        low, high = (parts[0], parts[2]) if less[0] else (parts[2], parts[0])
-        low_strict, high_strict = (strict[0], strict[1]) if less[0] else (strict[1], strict[0])
-    elif _VARIABLE.match(parts[0]) and not _VARIABLE.match(parts[1]):
-        bound, upper = parts[1], less[0]  # x < 5: 5 is an upper bound
-        low, high = ("-\\infty", bound) if upper else (bound, "\\infty")
-        low_strict, high_strict = (True, strict[0]) if upper else (strict[0], True)
+        if less[0]:
+            return parts[1], (parts[0], strict[0], parts[2], strict[1])
+        return parts[1], (parts[2], strict[1], parts[0], strict[0])
+    if _VARIABLE.match(parts[0]) and not _VARIABLE.match(parts[1]):
+        variable, bound, upper = parts[0], parts[1], less[0]  # x < 5: 5 is an upper bound
     elif _VARIABLE.match(parts[1]) and not _VARIABLE.match(parts[0]):
-        bound, upper = parts[0], not less[0]  # 5 > x: 5 is an upper bound
-        low, high = ("-\\infty", bound) if upper else (bound, "\\infty")
-        low_strict, high_strict = (True, strict[0]) if upper else (strict[0], True)
+        variable, bound, upper = parts[1], parts[0], not less[0]  # 5 > x: 5 is an upper bound
     else:
         return None
+    return variable, (("-\\infty", True, bound, strict[0]) if upper else (bound, strict[0], "\\infty", True))
+
+
+def _written(bounds: Bounds) -> str:
+    low, low_strict, high, high_strict = bounds
     return f"{'(' if low_strict else '['}{low}, {high}{')' if high_strict else ']'}"
 
 
 def as_interval(text: str) -> str | None:
-    """An inequality, or inequalities joined by "or", as interval notation (rule in the module docstring)."""
+    """An inequality, inequalities joined by "or" (a union), or a lower and an upper bound joined by "and" (one
+    interval), as interval notation (rule in the module docstring)."""
     if "<" not in text and ">" not in text and "\\l" not in text and "\\g" not in text:
         return None
-    pieces = [p for p in _OR.split(_unwrap(text)) if p.strip()]
+    text = _unwrap(text)
+    both = [p for p in _AND.split(text) if p.strip()]
+    if len(both) == 2:
+        found = [_bounds(p) for p in both]
+        if found[0] is None or found[1] is None or found[0][0] != found[1][0]:
+            return None
+        (_, first), (_, second) = found
+        lower, upper = (first, second) if first[2] == "\\infty" else (second, first)
+        if lower[2] != "\\infty" or upper[0] != "-\\infty":
+            return None  # "x > 1 and x > 2" is not one interval written this way
+        return _written((lower[0], lower[1], upper[2], upper[3]))
+    pieces = [p for p in _OR.split(text) if p.strip()]
     if not pieces or len(pieces) > 8:
         return None
-    intervals = [_interval(p) for p in pieces]
-    if any(i is None for i in intervals):
+    found = [_bounds(p) for p in pieces]
+    if any(f is None for f in found):
         return None
-    return " \\cup ".join(i for i in intervals if i)
+    return " \\cup ".join(_written(f[1]) for f in found if f)
 
 
 def _choice(answer: str, gold: str) -> tuple[str, str] | None:
@@ -96,7 +116,7 @@ def _choice(answer: str, gold: str) -> tuple[str, str] | None:
     letter = _GOLD_CHOICE.match(_unwrap(gold).replace(" ", ""))
     if letter is None:
         return None
-    text = _unwrap(answer)
+    text = _CHOICE_WORD.sub("", _unwrap(answer))
     picked = _ANSWER_CHOICE.match(text)
     if picked is None:
         return None

@@ -79,6 +79,8 @@ class TestThinkBlock:
             ("<think>draft \\boxed{4}</think>\n\n**Answer: 9**", "9", True),
             ("<think>So it is \\boxed{5}, I am confident", "5", False),  # cut off while thinking: no answer
             ("reasoning from the template's opening tag\n</think>\n\\boxed{\\frac{1}{2}}", "\\frac12", True),
+            ("<thinking>\\boxed{4}</thinking> \\boxed{5}", "5", True),
+            ("<reasoning>so \\boxed{5}", "5", False),
         ]
     )
     def test_math(self, completion, gold, expected):
@@ -139,6 +141,10 @@ class TestUnicode:
             ("\\boxed{2¹⁰}", "1024", True),
             ("\\boxed{2¹⁰}", "2^{9}", False),
             ("\\boxed{x⁻¹}", "\\frac{1}{x}", True),
+            ("\\boxed{√12}", "2\\sqrt{3}", True),  # the root of 12, never \\sqrt{1}2
+            ("\\boxed{√12}", "2", False),
+            ("\\boxed{√(x+1)}", "\\sqrt{x+1}", True),
+            ("\\boxed{3⁄4}", "\\frac34", True),
         ]
     )
     def test_math(self, completion, gold, expected):
@@ -187,6 +193,8 @@ class TestInequalities:
             ("\\boxed{[-2,3)}", "-2 < x < 3", False),
             ("\\boxed{x < -1 \\text{ or } x > 4}", "(-\\infty,-1) \\cup (4,\\infty)", True),
             ("\\boxed{x < -1 \\text{ or } x \\ge 4}", "(-\\infty,-1) \\cup (4,\\infty)", False),
+            ("\\boxed{x > -2 \\text{ and } x < 3}", "(-2,3)", True),
+            ("\\boxed{x > -2 \\text{ and } x \\le 3}", "(-2,3)", False),
         ]
     )
     def test_math(self, completion, gold, expected):
@@ -209,6 +217,9 @@ class TestChoiceBoxes:
             ("The answer is (B) 15.", "14", False),
             ("A total of 12 apples remain.", "\\text{(A)}", False),  # a sentence starting with "A" is no choice
             ("(A) parabola", "\\text{(A)}", True),
+            ("\\boxed{\\text{Option C}}", "\\text{(C)}", True),
+            ("The answer is choice (C).", "C", True),
+            ("The answer is option B.", "\\text{(C)}", False),
             ("\\boxed{\\textbf{(B)}}", "\\textbf{(B) }18", True),  # a gold holding the label and its value
             ("\\boxed{18}", "\\textbf{(B) }18", True),
             ("\\boxed{(C)}", "\\textbf{(B) }18", False),
@@ -256,6 +267,7 @@ class TestGsm8kNumberWords:
             ("The answer is 1.5 million.", "1500", False),
             ("She earns $2.4 billion a year.\n#### 2.4 billion", "2400000000", True),
             ("The answer is three thousand two hundred.", "3200", True),
+            ("The answer is a hundred.", "100", True),
             ("The answer is twelve or thirteen.", "12", False),
             ("She had 20 and gave 8 away, leaving twelve.", "12", True),
             ("She had 20 and gave 8 away, leaving twelve.", "8", False),
