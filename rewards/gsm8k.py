@@ -13,7 +13,8 @@ marker in the text: ``#### N`` (not a Markdown heading ``#### Step 1``),
 from the marker to the end of its line (leading spaces, ``:`` and ``**``
 skipped); when it has an ``=`` outside parentheses only the text after the last such ``=`` counts (``The answer
 is 5 - 3 = 2`` -> 2), and the answer is the segment's first number not negated: "not 5" is never an answer,
-"not 5, it is 6" commits to 6, and a parenthetical after the number is an aside (``18 (= 6 × 3)`` -> 18).
+"not 5, it is 6" commits to 6, and a parenthetical after the number is an aside (``18 (= 6 × 3)`` -> 18) unless
+it offers another value (``5 (or 6)`` is a hedge).
 One answer: all committed values must be equal. Two different committed values are a hedge and score False,
 whichever marker comes later (``\\boxed{18}`` then ``#### 19``, ``#### 5`` then ``#### 6``, two "The answer
 is" lines), and so is a committed number followed by an alternative (``5 or 6``, ``5, 6 or 7``,
@@ -57,8 +58,10 @@ _ALTERNATIVE = re.compile(
     r"(?:either\s+|maybe\s+|perhaps\s+)?[\s({]*(?:\\boxed\{|\\?\$)?\s*"
 )
 _RANGE_BEFORE = re.compile(
-    r"(?:\d[\s$]*(?:[-\u2013\u2014]|\bto\b|\bthrough\b|\bor\b|/)|\bbetween\b[^.\n]{0,40}\band\b)[\s$({]*(?:\\boxed\{)?\s*$"
+    r"(?:\d[\s$*]*\(?\s*(?:[-\u2013\u2014]|\bto\b|\bthrough\b|\bor\b|/)|\bbetween\b[^.\n]{0,40}\band\b)[\s$({*]*"
+    r"(?:\\boxed\{)?\s*$"
 )
+_OFFERED = re.compile(r"\s*(?:or|maybe|possibly|perhaps|alternatively|otherwise)\b", re.IGNORECASE)
 _FIRST_SENTENCE = re.compile(r"[.!?](?=\s|$)|\n")
 _CLOCK = re.compile(r"\s*:\s*\d")
 _CLOCK_BEFORE = re.compile(r"\d\s*:\s*$")
@@ -127,7 +130,10 @@ def _segment_value(segment: str) -> tuple[Value | None, bool, bool]:
             return None, False, False
         if _CLOCK.match(segment, end):
             return None, True, False
-        rest = segment[end:].split("(", 1)[0]
+        rest, _, aside = segment[end:].partition("(")
+        offered = _OFFERED.match(aside)
+        if offered and (other := NUMBER_RE.search(aside, offered.end())) and _value_at(aside, other)[0] != value:
+            return value, True, False  # "5 (or 6)": the aside offers another answer
         alt = _ALTERNATIVE.match(rest)
         if alt is not None:
             other = NUMBER_RE.match(rest, alt.end())

@@ -17,7 +17,8 @@ answers are, in text order:
 - every "The (final) answer is X" sentence, "Answer: X" line or bold ``**Answer: X**`` (Tülu 8-shot, Llama
   ``The final answer is:
   $\\boxed{18}$``); X is the math span (``$..$``, ``\\(..\\)``, ``\\[..\\]``) that opens it, else the text to the
-  end of the sentence, without a trailing parenthetical aside (``18 (= 6 × 3)`` -> 18); "not X" commits to
+  end of the sentence, without a trailing parenthetical aside (``18 (= 6 × 3)`` -> 18; an aside offering another
+  value, ``5 (or 6)``, is an alternative and makes a list); "not X" commits to
   nothing, and "not X, it is Y" / "not X but Y" commits to Y. Prose is not a commitment ("the answer is
   correct", "the answer is the product of ..."): X with a word of three letters or more (outside TeX commands
   and ``\\text{}``; "and", "either", "both" are connectives) counts only as "number + unit words" (``18 apples``);
@@ -83,10 +84,14 @@ _NEGATED = re.compile(r"^not\b\s*(?:\$[^$]{0,200}\$|[^,;$\n]{0,200})\s*(?:[,;]\s
 _INSTEAD = re.compile(r"^(?:but\s+|rather\s+|instead\s+)?(?:it\s+is|it's|it\s+equals)?\s*", re.IGNORECASE)
 _SPAN = re.compile(r"\$\$(.{1,2000}?)\$\$|\$(.{1,2000}?)\$|\\\((.{1,2000}?)\\\)|\\\[(.{1,2000}?)\\\]", re.DOTALL)
 _ASIDE = re.compile(r"(?<=[\w}$])\s+\([^()]{0,200}\)$")
+# an aside offering another value is an alternative, not a remark: "5 (or 6)", "$5$ (maybe $6$)"
+_OFFERED = re.compile(r"^\s*\(\s*(?:or|maybe|possibly|perhaps|alternatively|otherwise)\b", re.IGNORECASE)
 _TEXT_ARG = re.compile(r"\\(?:text|textbf|mathrm|mbox)\s*\{[^{}]*\}")
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n|$")
 _ALL_SPANS = re.compile(r"\$\$(.{0,2000}?)\$\$|\$(.{0,2000}?)\$|\\\((.{0,2000}?)\\\)|\\\[(.{0,2000}?)\\\]", re.DOTALL)
-_MORE_SPANS = re.compile(r"\s*(?:,|or\b|and\b|\\text\{\s*(?:or|and)\s*\})\s*(?:\$|\\\()")
+_MORE_SPANS = re.compile(
+    r"\s*\(?\s*(?:,|or\b|and\b|maybe\b|possibly\b|perhaps\b|\\text\{\s*(?:or|and)\s*\})\s*(?:\$|\\\()"
+)
 _CHOICE_WORD = re.compile(r"^(?:answer\s+)?(?:choice|option)\s+(?=\(?[A-Z]\b)", re.IGNORECASE)
 _BOLD = re.compile(r"\*\*([^*\n]{1,200})\*\*")
 _FINAL_LINE = re.compile(r"Final Answer: The final answer is (.{0,1000}?)\. I hope it is correct", re.DOTALL)
@@ -120,7 +125,7 @@ def _clean(x: str) -> str:
     """A committed segment without trailing full stops, Markdown emphasis or a parenthetical aside."""
     for _ in range(3):
         x = x.strip().rstrip(".,;").strip().strip("*_").strip()
-    return _ASIDE.sub("", x)
+    return _ASIDE.sub(lambda m: _OFFERED.sub(" or ", m.group(0)).rstrip(")") if _OFFERED.match(m.group(0)) else "", x)
 
 
 def _answer_is(text: str) -> tuple[list[tuple[int, int, str]], bool]:
@@ -146,7 +151,7 @@ def _answer_is(text: str) -> tuple[list[tuple[int, int, str]], bool]:
         x, stop = sentence, len(sentence)
         if "$" in x or "\\(" in x:
             x = _span_text(x)
-        if span and (not _MORE_SPANS.match(rest, span.end()) or _PROSE.search(_TEXT_ARG.sub("", x))):
+        if span and (not _MORE_SPANS.match(rest, span.end()) or _PROSE.search(_TEXT_ARG.sub("", _clean(x)))):
             x, stop = next(g for g in span.groups() if g is not None), span.end()  # the opening span alone
         x = _clean(_CHOICE_WORD.sub("", x.strip()))  # "the answer is choice (C)" commits to (C)
         if "\\boxed" in x or "\\fbox" in x or "\\begin{align" in x or "\\end{" in x and "matrix" not in x:

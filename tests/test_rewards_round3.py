@@ -443,6 +443,17 @@ class TestHackingPatterns:
     def test_gsm8k(self, completion):
         assert not gsm8k.verify(completion, "18")
 
+    @pytest.mark.parametrize(
+        "completion", ["The answer is 5 (or 6).", "The answer is $5$ (maybe $6$).", "**5** (or **6**)", "#### 5 (or 6)"]
+    )
+    def test_an_aside_offering_another_value_is_a_hedge(self, completion):
+        assert not math_flex.verify(completion, "5") and not math_flex.verify(completion, "6")
+        assert not gsm8k.verify(completion, "5") and not gsm8k.verify(completion, "6")
+
+    def test_an_aside_that_only_explains_still_reads(self):
+        assert math_flex.verify("The answer is $\\frac{3}{4}$ (since $3 \\div 4 = 0.75$).", "\\frac34")
+        assert gsm8k.verify("The answer is 18 (= 6 × 3).", "18")
+
     def test_hedging_enumerations_are_never_rewarded(self):
         assert not math_flex.verify("\\boxed{" + ", ".join(str(i) for i in range(100)) + "}", "18")
         assert not gsm8k.verify("The answer is " + " or ".join(str(i) for i in range(100)) + ".", "18")
