@@ -492,6 +492,9 @@ class TestTrainingGolds:
         assert gold_problem("math", "\\frac{1}{2") == "unbalanced braces"
         assert gold_problem("math", "\\boxed{3") == "unclosed \\boxed{"
         assert gold_problem("math", "\\frac12") is None
+        solution = "We add the two numbers and then divide the sum by three to get the mean. " * 8  # 592 characters
+        assert gold_problem("math", solution) == "not one answer (a text without a \\boxed{} answer)"
+        assert gold_problem("math", solution + "\\boxed{4}") is None
         assert gold_problem("gsm8k", "#### 1,450") is None
         assert gold_problem("ifeval", '{"func_name": "validate_lowercase"}') is None
         assert gold_problem("ifeval", "not json") == "not JSON"
