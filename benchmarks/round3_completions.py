@@ -1,6 +1,6 @@
 # ruff: noqa: E501 - data: completions are kept on one line each
 """Round 3 (issue 24) hand-labelled completions: every new failure class, right and wrong, then other shapes of
-the same classes written after the rules (two more rounds: ``other-shape``, ``third-shapes``), to check that they generalize. ``(completion, gold, label, kind)`` as in
+the same classes written after the rules (three more rounds: ``other-shape``, ``third-shapes``, ``fourth-shapes``), to check that they generalize. ``(completion, gold, label, kind)`` as in
 :mod:`realistic_completions`; written for this project. Used by ``benchmarks/verifiers.py``."""
 
 from __future__ import annotations
@@ -266,6 +266,51 @@ ROUND3_MATH: list[Item] = [
     ("\\boxed{3\\pi\\text{ units}^2}", "6\\pi", False, "round3/third-shapes"),
     ("The answer is $\\boxed{4}$, no wait, $\\boxed{5}$.", "5", True, "round3/third-shapes"),
     ("The answer is $\\boxed{4}$, no wait, $\\boxed{5}$.", "4", False, "round3/third-shapes"),
+    (
+        "The final answer is $\\boxed{24}$.\n\nHmm, wait. Actually I think I double-counted, so this is wrong.",
+        "24",
+        False,
+        "round3/fourth-shapes",
+    ),
+    (
+        "The final answer is $\\boxed{24}$.\n\nLet me double-check: 4! = 24. Yes, that's right.",
+        "24",
+        True,
+        "round3/fourth-shapes",
+    ),
+    ("Therefore, $\\boxed{6}$ is not correct; the correct value is $\\boxed{8}$.", "8", True, "round3/fourth-shapes"),
+    ("Therefore, $\\boxed{6}$ is not correct; the correct value is $\\boxed{8}$.", "6", False, "round3/fourth-shapes"),
+    ("Could the answer be $\\boxed{2}$? Let's test: no. It is $\\boxed{3}$.", "3", True, "round3/fourth-shapes"),
+    ("Could the answer be $\\boxed{2}$? Let's test: no. It is $\\boxed{3}$.", "2", False, "round3/fourth-shapes"),
+    (
+        "Final Answer: The final answer is $7$. I hope it is correct.\n\nWait, no, it should be 8.\n\nFinal Answer: The final answer is $8$. I hope it is correct.",
+        "8",
+        True,
+        "round3/fourth-shapes",
+    ),
+    (
+        "<think>\nOkay so the area is 12... or 15? Let me see. \\boxed{15}\nNo, 12.\n</think>\n\nThe area is **12**.",
+        "12",
+        True,
+        "round3/fourth-shapes",
+    ),
+    ("<think>\n\\boxed{12}\n</think>\n\nThe area is **15**.", "12", False, "round3/fourth-shapes"),
+    ("<think>\n...\n</think>\n\n**Final Answer**\n\n**12**", "12", True, "round3/fourth-shapes"),
+    ("<think>\n...\n</think>\n\n## Answer\n\n**(B)**", "\\text{(B)}", True, "round3/fourth-shapes"),
+    ("So the answer is **\\(\\frac{3}{4}\\)**.", "\\frac34", True, "round3/fourth-shapes"),
+    ("So the answer is **\\(\\frac{3}{5}\\)**.", "\\frac34", False, "round3/fourth-shapes"),
+    ("The cost is $\\$12{,}000$.", "12000", True, "round3/fourth-shapes"),
+    ("Answer: $\\boxed{\\$\\,250}$", "250", True, "round3/fourth-shapes"),
+    ("\\boxed{1/2 \\text{ cup}.}", "\\frac12", True, "round3/fourth-shapes"),
+    ("\\boxed{45^{\\circ}.}", "45", True, "round3/fourth-shapes"),
+    ("\\boxed{(21)_{3}}", "21_3", True, "round3/fourth-shapes"),
+    ("\\boxed{\\text{(E)}\\quad 2}", "\\text{(E)}", True, "round3/fourth-shapes"),
+    ("\\boxed{\\textbf{(E) } 2}", "\\text{(D)}", False, "round3/fourth-shapes"),
+    ("\\boxed{-1 \\leq x < 2}", "[-1, 2)", True, "round3/fourth-shapes"),
+    ("\\boxed{-1 \\leq x < 2}", "[-1, 2]", False, "round3/fourth-shapes"),
+    ("\\boxed{3\\tfrac{1}{2}\\text{ feet}}", "\\frac72", True, "round3/fourth-shapes"),
+    ("\\boxed{x = 3, 5}", "3, 5", True, "round3/fourth-shapes"),
+    ("\\boxed{3 = a}", "3", True, "round3/fourth-shapes"),
 ]
 
 ROUND3_GSM8K: list[Item] = [
@@ -371,4 +416,27 @@ ROUND3_GSM8K: list[Item] = [
     ("The answer is 20? Let me check... yes.\n#### 20", "20", True, "round3/third-shapes"),
     ("He makes 3 trips of 1 1/2 hours, so 4 1/2 hours.", "4.5", True, "round3/third-shapes"),
     ("He makes 3 trips of 1 1/2 hours, so 4 1/2 hours.", "2", False, "round3/third-shapes"),
+    ("He has twenty apples. The answer is twenty.", "20", True, "round3/fourth-shapes"),
+    ("The answer is 20.\nOops, no: 22.\n#### 22", "22", True, "round3/fourth-shapes"),
+    ("The answer is 20.\nOops, no: 22.\n#### 22", "20", False, "round3/fourth-shapes"),
+    (
+        "There are 15 trees. After planting there are 21 trees. So 21 - 15 = 6 trees were planted. The answer is 6.\n\nQuestion: If there are 3 cars in the parking lot and 2 more cars arrive, how many cars are in the parking lot?\nAnswer: There are originally 3 cars. 2 more cars arrive. 3 + 2 = 5. The answer is 5.",
+        "6",
+        True,
+        "round3/fourth-shapes",
+    ),
+    (
+        "Question: If there are 3 cars in the parking lot and 2 more cars arrive, how many cars are in the parking lot?\nAnswer: There are originally 3 cars. 2 more cars arrive. 3 + 2 = 5. The answer is 5.",
+        "5",
+        False,
+        "round3/fourth-shapes",
+    ),
+    ("The answer is 3/8.", "0.375", True, "round3/fourth-shapes"),
+    ("The answer is 3/8.", "0.38", False, "round3/fourth-shapes"),
+    ("The answer is 0.375", "3/8", False, "round3/fourth-shapes"),
+    ("The answer is 12 - 15 minutes.", "12", False, "round3/fourth-shapes"),
+    ("The train leaves at 6:45 pm.\n#### 6:45", "6", False, "round3/fourth-shapes"),
+    ("**Answer: 42**", "42", True, "round3/fourth-shapes"),
+    ("<think>48+24=72</think>\n\n**72**", "72", True, "round3/fourth-shapes"),
+    ("<think>48+24=72</think>\n\n**70**", "72", False, "round3/fourth-shapes"),
 ]

@@ -32,7 +32,8 @@ _PREDICATE = (
 )
 _TAKE_BACK = (
     r"\b(?:wait|hmm+|oops|hold\s+on)\b[\s,.!:;-]*no\b|\bno,?\s+wait\b|\bscratch\s+that\b"
-    r"|\bI\s+(?:made\s+(?:a|an)\s+(?:mistake|error)|miscalculated|misread)"
+    r"|\bI\s+(?:think\s+I\s+|must\s+have\s+|might\s+have\s+)?(?:made\s+(?:a|an)\s+(?:mistake|error)|miscalculated"
+    r"|misread|miscounted|double[- ]counted|overcounted|undercounted)"
     r"|\b(?:that|this)\s+(?:was\s+)?(?:a\s+)?(?:mistake|miscalculation)\b|\blet\s+me\s+(?:recompute|recalculate|redo)"
     r"|\b(?:we|I)\s+(?:must\s+|have\s+to\s+|can\s+)?(?:reject|discard)\b"
     r"|\bnot\s+the\s+(?:final\s+|right\s+|correct\s+)answer\b"
@@ -47,6 +48,7 @@ _INTERJECTIONS = r"(?:(?:wait|hmm+|oops|actually|but|and|so|no|however|unfortuna
 _AFTER_ANSWER = re.compile(  # right after the answer, in its own sentence: "$-2$, which is impossible"
     r"[\s$})\].,;:-]*" + _INTERJECTIONS + r"(?:" + _SUBJECT + r"\s*)?(?:" + _PREDICATE + ")", re.IGNORECASE
 )
+_INTERJECTION_ONLY = re.compile(r"\s*" + _INTERJECTIONS + r"[\s.!]*$", re.IGNORECASE)
 _TAKE_BACK_ANYWHERE = re.compile(_TAKE_BACK, re.IGNORECASE)
 _OPENS_SENTENCE = re.compile(  # a next sentence about the answer: "Wait, that's not right."
     r"[\s$\\\])]*" + _INTERJECTIONS + r"(?:" + _TAKE_BACK + r"|" + _SUBJECT + r"\s*(?:" + _PREDICATE + "))",
@@ -76,8 +78,17 @@ def rejected(text: str, end: int, next_start: int | None = None) -> bool:
     tail = _MINERVA_TAIL.match(text, own_end, stop)
     if tail:  # the Minerva format's closing sentence belongs to the answer line
         own_end = tail.end()
-    second = _SENTENCE_END.search(text, own_end, stop)
-    return _OPENS_SENTENCE.match(text[own_end : second.end() if second else stop]) is not None
+    for _ in range(2):  # an interjection alone ("Hmm, wait.") hands over to the sentence after it
+        second = _SENTENCE_END.search(text, own_end, stop)
+        sentence = text[own_end : second.end() if second else stop]
+        if _OPENS_SENTENCE.match(sentence):
+            return True
+        if second is None or not _INTERJECTION_ONLY.match(sentence):
+            return False
+        own_end = second.end()
+        while own_end < stop and text[own_end].isspace():
+            own_end += 1
+    return False
 
 
 def hypothetical(text: str, start: int) -> bool:

@@ -49,6 +49,8 @@ class TestConsideredRejectedRetracted:
             ("Suppose the answer were $\\boxed{4}$: the area would be 16, not 25. So it is $\\boxed{5}$.", "5", True),
             ("Suppose the answer were $\\boxed{4}$: the area would be 16, not 25. So it is $\\boxed{5}$.", "4", False),
             ("Assuming $x > 0$, we get $\\boxed{3}$.", "3", True),  # a supposition closed by a comma
+            ("So $\\boxed{24}$.\n\nHmm, wait. Actually I think I double-counted, so this is wrong.", "24", False),
+            ("So $\\boxed{24}$.\n\nLet me double-check: 4! = 24. Yes, that's right.", "24", True),
         ]
     )
     def test_math(self, completion, gold, expected):
