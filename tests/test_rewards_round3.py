@@ -341,6 +341,24 @@ class TestEchoedExemplar:
         assert gsm8k.verify(own + self.EXEMPLAR, "7")
         assert not gsm8k.verify(own + self.EXEMPLAR, "6")
 
+    RATIONALE = (
+        "There are 15 trees originally. Then there were 21 trees after some more were planted. So there must have "
+        "been 21 - 15 = 6. The answer is 6."
+    )
+
+    def test_a_shipped_exemplar_reproduced_without_labels_never_scores(self):
+        assert not gsm8k.verify(self.RATIONALE, "6")
+        assert not gsm8k.verify(self.RATIONALE.replace(". ", ".\n"), "6")  # its own answer line is cut too
+        assert gsm8k.extract(self.RATIONALE).status == "none"
+        assert gsm8k.verify(self.RATIONALE + "\n\nFor our problem: 4 + 4 = 8. The answer is 8.", "8")
+        assert not gsm8k.verify(self.RATIONALE + "\n\nFor our problem: 4 + 4 = 8. The answer is 8.", "6")
+        # a shipped MATH exemplar's worked solution, echoed: its box is not the completion's answer
+        minerva = (
+            "The square root in the numerator needs $x-2 \\ge 0$, that is $x \\ge 2$. The square root in the "
+            "denominator needs $5-x \\ge 0$, so the domain is $\\boxed{[2,5)}$."
+        )
+        assert not math_flex.verify(minerva, "[2,5)")
+
     def test_math_problem_blocks(self):
         own = "So the sum is $\\boxed{10}$.\n\n"
         invented = "Problem:\nFind $2+2$.\n\nSolution:\nWe get $\\boxed{4}$."
