@@ -8,9 +8,9 @@ Rules of :func:`answer_region`, applied in order:
   (empty region).
 - Shipped exemplars: text that reproduces one of the few-shot exemplars the evaluation ships
   (``tulu_recipes/evaluation/data``: the 8 GSM8K chain-of-thought and 4 Minerva MATH exemplars, which the Tülu
-  recipe prompts with), recognised by the first :data:`ECHO_WORDS` words of its question or worked answer, is cut
-  out up to the end of the line where it states its own answer ("The answer is 6", ``\\boxed{24}``; else to the
-  end of its paragraph), so its answer never counts as the completion's.
+  recipe prompts with), recognised by the first :data:`ECHO_WORDS` words of its question (at least
+  :data:`MIN_ECHO_WORDS`), is cut out from there up to the end of the line where it states its own answer ("The
+  answer is 6", ``\\boxed{24}``; else to the end of its paragraph), so its answer never counts as the completion's.
 - Few-shot echo: a line that opens a new problem (``Question:``, ``Q:``, ``Problem:``, optionally bold or as a
   Markdown heading, optionally numbered) and is followed later by a line that opens its answer (``A:``,
   ``Answer:``, ``Solution:``) is a question-answer pair about *another* question: an exemplar the model echoes,
@@ -41,10 +41,8 @@ _ITS_ANSWER = re.compile(
 
 
 ECHO_WORDS = 10
-EXEMPLAR_FILES = (
-    ("gsm8k_8shot.jsonl", ("question", "rationale")),
-    ("math_minerva_4shot.jsonl", ("problem", "solution")),
-)
+MIN_ECHO_WORDS = 6  # a shorter question is too generic to recognise
+EXEMPLAR_FILES = (("gsm8k_8shot.jsonl", ("question",)), ("math_minerva_4shot.jsonl", ("problem",)))
 
 
 @lru_cache(maxsize=1)
@@ -58,7 +56,7 @@ def _exemplars() -> tuple[re.Pattern | None, dict[str, str]]:
                 row = json.loads(line) if line.strip() else {}
                 for field in fields:
                     words = str(row.get(field, "")).split()[:ECHO_WORDS]
-                    if len(words) == ECHO_WORDS:
+                    if len(words) >= MIN_ECHO_WORDS:
                         openings[" ".join(words).lower()] = str(row.get("answer", ""))
     except (OSError, ModuleNotFoundError, ValueError):
         return None, {}

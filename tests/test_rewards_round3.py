@@ -341,23 +341,24 @@ class TestEchoedExemplar:
         assert gsm8k.verify(own + self.EXEMPLAR, "7")
         assert not gsm8k.verify(own + self.EXEMPLAR, "6")
 
-    RATIONALE = (
-        "There are 15 trees originally. Then there were 21 trees after some more were planted. So there must have "
-        "been 21 - 15 = 6. The answer is 6."
+    ECHO = (
+        "There are 15 trees in the grove. Grove workers will plant trees in the grove today. After they are done, "
+        "there will be 21 trees. How many trees did the grove workers plant today?\nThere are 15 trees originally. "
+        "Then there were 21 trees after some more were planted. So there must have been 21 - 15 = 6. So the answer "
+        "is 6."
     )
 
-    def test_a_shipped_exemplar_reproduced_without_labels_never_scores(self):
-        assert not gsm8k.verify(self.RATIONALE, "6")
-        assert not gsm8k.verify(self.RATIONALE.replace(". ", ".\n"), "6")  # its own answer line is cut too
-        assert gsm8k.extract(self.RATIONALE).status == "none"
-        assert gsm8k.verify(self.RATIONALE + "\n\nFor our problem: 4 + 4 = 8. The answer is 8.", "8")
-        assert not gsm8k.verify(self.RATIONALE + "\n\nFor our problem: 4 + 4 = 8. The answer is 8.", "6")
-        # a shipped MATH exemplar's worked solution, echoed: its box is not the completion's answer
-        minerva = (
-            "The square root in the numerator needs $x-2 \\ge 0$, that is $x \\ge 2$. The square root in the "
-            "denominator needs $5-x \\ge 0$, so the domain is $\\boxed{[2,5)}$."
-        )
+    def test_a_shipped_exemplar_echoed_without_labels_never_scores(self):
+        # the evaluation's chat format writes the shots without an "Answer:" label: the question alone marks them
+        assert not gsm8k.verify(self.ECHO, "6")
+        assert not gsm8k.verify(self.ECHO.replace(". ", ".\n"), "6")  # its own answer line is cut too
+        assert gsm8k.extract(self.ECHO).status == "none"
+        assert gsm8k.verify(self.ECHO + "\n\nFor our problem: 4 + 4 = 8. The answer is 8.", "8")
+        assert not gsm8k.verify(self.ECHO + "\n\nFor our problem: 4 + 4 = 8. The answer is 8.", "6")
+        minerva = "Find the domain of the expression $\\frac{\\sqrt{x-2}}{\\sqrt{5-x}}$.\nSo it is $\\boxed{[2,5)}$."
         assert not math_flex.verify(minerva, "[2,5)")
+        # the worked answer alone (no echoed question) is judged as usual
+        assert gsm8k.verify("So there must have been 21 - 15 = 6. So the answer is 6.", "6")
 
     def test_math_problem_blocks(self):
         own = "So the sum is $\\boxed{10}$.\n\n"
