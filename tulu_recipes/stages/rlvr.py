@@ -29,6 +29,7 @@ from tulu_recipes.stages.common import (
     trainer_datasets,
 )
 from tulu_recipes.stages.preflight import check_stage
+from tulu_recipes.stages.rlvr_golds import check_rlvr_golds
 from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks
 from tulu_recipes.trainers.ppo import TuluPPOConfig, TuluPPOTrainer
 from tulu_recipes.trainers.rlvr import TuluGRPOConfig, TuluGRPOTrainer, TuluRLOOConfig, TuluRLOOTrainer
@@ -57,6 +58,13 @@ class RLVRArguments:
     )
     reward_value: float = field(default=10.0, metadata={"help": "Reward of a verified answer (paper: 10)."})
     ifeval_loose: bool = field(default=False, metadata={"help": "Loose IFEval checking (the paper: strict)."})
+    max_unparseable_golds: float = field(
+        default=0.05,
+        metadata={
+            "help": "Stop before training when more than this share of one verifier's training golds cannot be "
+            "parsed (they would train on all-zero rewards); an unknown instruction id always stops the run."
+        },
+    )
 
 
 def algorithm_of(argv: list[str]) -> str:
@@ -120,6 +128,7 @@ def main(argv: list[str] | None = None):
     template = template_for(script_args, model_args)
     tokenizer = load_tokenizer(model_args, template, training=False)
     data = load_stage_data(script_args, mixture_seed(training_args), "rlvr", None, report_dir=training_args.output_dir)
+    check_rlvr_golds(data.train, rlvr_args.reward_funcs, rlvr_args.max_unparseable_golds)  # before the model loads
 
     trainer = trainer_cls(
         model=load_model(model_args, tokenizer, training_args),
