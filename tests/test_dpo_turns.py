@@ -205,3 +205,42 @@ def test_turn_masks_are_truncated_like_the_token_ids(mode):
         assert len(ids) == 7
         assert ids[0] == (100 if mode == "keep_start" else (103 if row == 0 else 102))
         assert out["completion_mask"][row, :7].tolist() == [(i - 100) % 2 for i in ids]
+
+
+@pytest.mark.parametrize("turns", ["all", "final"])
+def test_long_prompts_are_kept_while_they_have_trained_tokens(tmp_path, tiny_base, tokenizer, dataset, turns):
+    """A window that ends inside the multi-turn prompts: TRL (`final`) drops every row whose prompt fills it; with
+    every assistant turn trained (`all`, the release) a row stays while both sides have a trained token in it."""
+    training = load_chat_template("tulu").training
+
+    def mask(conversation: list[dict]) -> list[int]:
+        rendered = tokenizer.apply_chat_template(
+            conversation, chat_template=training, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+        )
+        return rendered["assistant_masks"]
+
+    rows = tulu_rows()
+    first_trained = mask(rows[0]["chosen"]).index(1)
+    window = first_trained + 3
+    prompt_lengths = [
+        len(tokenizer.apply_chat_template(r["chosen"][:-1], tokenize=True, add_generation_prompt=True, return_dict=True)
+            ["input_ids"])
+        for r in rows
+    ]  # fmt: skip
+    assert prompt_lengths[0] >= window and prompt_lengths[1] >= window  # TRL would drop both multi-turn pairs
+    if turns == "all":
+        trains = [any(mask(r["chosen"])[:window]) and any(mask(r["rejected"])[:window]) for r in rows]
+        expected = [i for i, ok in enumerate(trains) if ok]
+    else:
+        expected = [i for i, n in enumerate(prompt_lengths) if n < window]
+    args = TuluDPOConfig(
+        output_dir=str(tmp_path / turns), preference_turns=turns, max_length=window, use_cpu=True, bf16=False,
+        report_to="none", precompute_ref_log_probs=False, gradient_checkpointing=False, disable_tqdm=True,
+    )  # fmt: skip
+    trainer = TuluDPOTrainer(
+        model=base_model(tiny_base, tokenizer), args=args, train_dataset=dataset, processing_class=tokenizer
+    )
+    kept = [trainer.train_dataset[i]["chosen_ids"] for i in range(len(trainer.train_dataset))]
+    assert len(kept) == len(expected)
+    if turns == "all":
+        assert 0 in expected  # the first pair's early assistant turn lies in the window: trained, as the release did
