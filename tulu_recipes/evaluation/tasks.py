@@ -75,16 +75,22 @@ def gsm8k_gold(answer: str) -> str:
 GSM8K_ASSISTANT_PREFIX = "Answer:"
 
 
+def fewshot_chat(shots: list[tuple[str, str]], question: str, prefix: str) -> list[dict[str, str]]:
+    """Few-shot as multi-turn chat: a user/assistant pair per shot, the question, then the assistant `prefix` the
+    model continues."""
+    messages = []
+    for user, assistant in shots:
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    return [*messages, {"role": "user", "content": question}, {"role": "assistant", "content": prefix}]
+
+
 def gsm8k_messages(question: str, num_shots: int = 8) -> list[dict[str, str]]:
     """OLMES `gsm8k::tulu`: the shots as multi-turn chat, the question, then the assistant prefix `Answer:`."""
-    messages = []
-    for s in read_jsonl(DATA / "gsm8k_8shot.jsonl")[:num_shots]:
-        messages.append({"role": "user", "content": f"Question: {s['question']}"})
-        answer = f"{GSM8K_ASSISTANT_PREFIX} {s['rationale']} So the answer is {s['answer']}."
-        messages.append({"role": "assistant", "content": answer})
-    messages.append({"role": "user", "content": f"Question: {question}"})
-    messages.append({"role": "assistant", "content": GSM8K_ASSISTANT_PREFIX})
-    return messages
+    shots = [
+        (f"Question: {s['question']}", f"{GSM8K_ASSISTANT_PREFIX} {s['rationale']} So the answer is {s['answer']}.")
+        for s in read_jsonl(DATA / "gsm8k_8shot.jsonl")[:num_shots]
+    ]
+    return fewshot_chat(shots, f"Question: {question}", GSM8K_ASSISTANT_PREFIX)
 
 
 def gsm8k_prompt(question: str, num_shots: int = 8) -> str:
@@ -112,14 +118,12 @@ MATH_ASSISTANT_PREFIX = "Solution:"
 
 def math_messages(problem: str, num_shots: int = 4) -> list[dict[str, str]]:
     """Minerva exemplars as multi-turn chat (as `gsm8k_messages`), the problem, then the prefix `Solution:`."""
-    messages = []
-    for s in read_jsonl(DATA / "math_minerva_4shot.jsonl")[:num_shots]:
-        messages.append({"role": "user", "content": f"Problem:\n{s['problem']}"})
-        final = f"Final Answer: The final answer is ${s['answer']}$. I hope it is correct."
-        messages.append({"role": "assistant", "content": f"{MATH_ASSISTANT_PREFIX}\n{s['solution']}\n{final}"})
-    messages.append({"role": "user", "content": f"Problem:\n{problem}"})
-    messages.append({"role": "assistant", "content": MATH_ASSISTANT_PREFIX})
-    return messages
+    final = "Final Answer: The final answer is ${}$. I hope it is correct."
+    shots = [
+        (f"Problem:\n{s['problem']}", f"{MATH_ASSISTANT_PREFIX}\n{s['solution']}\n{final.format(s['answer'])}")
+        for s in read_jsonl(DATA / "math_minerva_4shot.jsonl")[:num_shots]
+    ]
+    return fewshot_chat(shots, f"Problem:\n{problem}", MATH_ASSISTANT_PREFIX)
 
 
 def math_gold(row: dict) -> str:
