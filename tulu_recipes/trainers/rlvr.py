@@ -23,6 +23,8 @@ import torch
 from accelerate.utils import gather, gather_object
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
+from tulu_recipes.trainers.active_sampling import ActiveSamplingArguments, ActiveSamplingMixin
+
 NON_STOP_HELP = (
     "Score given to a completion that does not end in EOS, replacing the verifier's (paper: -10 for PPO, "
     "0.0 for Tülu 3.1 GRPO). `null` disables it."
@@ -68,22 +70,22 @@ class VerifierRewardsMixin:
 
 
 @dataclass
-class TuluGRPOConfig(GRPOConfig):
+class TuluGRPOConfig(ActiveSamplingArguments, GRPOConfig):
     """`GRPOConfig` plus the no-EOS penalty. The Tülu 3.1 settings are in `recipes/tulu3-8b/rlvr-grpo.yaml`."""
 
     non_stop_penalty: float | None = field(default=None, metadata={"help": NON_STOP_HELP})
 
 
 @dataclass
-class TuluRLOOConfig(RLOOConfig):
+class TuluRLOOConfig(ActiveSamplingArguments, RLOOConfig):
     """`RLOOConfig` plus the no-EOS penalty."""
 
     non_stop_penalty: float | None = field(default=None, metadata={"help": NON_STOP_HELP})
 
 
-class TuluGRPOTrainer(VerifierRewardsMixin, GRPOTrainer):
+class TuluGRPOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, GRPOTrainer):
     """TRL's `GRPOTrainer` with the no-EOS penalty and per-dataset verifier metrics."""
 
 
-class TuluRLOOTrainer(VerifierRewardsMixin, RLOOTrainer):
+class TuluRLOOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, RLOOTrainer):
     """TRL's `RLOOTrainer` with the no-EOS penalty and per-dataset verifier metrics."""
