@@ -158,6 +158,28 @@ def test_on_exhausted_train_keeps_the_groups_with_signal(tmp_path):
         t2._generate_and_score_completions([dict(r) for r in [row(0, "solved")] * G + [row(1, "failed")] * G])
 
 
+def test_on_exhausted_train_trims_to_whole_mini_batches(tmp_path):
+    """3 completions a prompt, 2 mini-batches a generation batch: 3 groups kept (9 rows) train as 2 (6 rows)."""
+    args = grpo_args(
+        tmp_path,
+        active_sampling=True,
+        active_sampling_on_exhausted="train",
+        num_generations=3,
+        per_device_train_batch_size=6,
+        steps_per_generation=2,
+    )
+    t = trainer(Recording, args, prompts(["solved", "failed", "mixed", "mixed", "mixed"]))
+    t.model.train()
+    batch = [row(0, "solved")] * 3 + [row(1, "failed")] * 3 + [row(2, "mixed")] * 3 + [row(3, "mixed")] * 3
+    out = t._generate_and_score_completions([dict(r) for r in batch])
+    texts = decoded_prompts(t, out)
+    assert len(texts) == 6 and {kind_of(x) for x in texts} == {"mixed"} and sorted(Counter(texts).values()) == [3, 3]
+    one = trainer(Recording, args, prompts(["solved", "failed", "mixed"]))
+    one.model.train()
+    with pytest.raises(ActiveSamplingExhausted, match="filled 1 of 4 groups.*fill no whole mini-batch"):
+        one._generate_and_score_completions([dict(r) for r in batch[:6] + [row(4, "failed")] * 6])
+
+
 def test_pass_rate_filter_retires_after_k_uniform_visits_only(tmp_path):
     args = TuluRLOOConfig(
         output_dir=str(tmp_path),

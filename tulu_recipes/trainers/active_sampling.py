@@ -335,6 +335,7 @@ class ActiveSampler:
                 f"round(s) (active_sampling_max_rounds={self.args.active_sampling_max_rounds}); solved/scored per "
                 f"group drawn: {pass_rate_summary(outcomes)}. Raise active_sampling_max_rounds or num_generations, "
                 "or set active_sampling_on_exhausted: train"
+                + (" (set, but the groups kept fill no whole mini-batch)" if usable == 0 and have else "")
             )
         logger.warning("active sampling: training on %d of %d groups after %d refill rounds", usable, wanted, rounds)
         merged = concat_rollouts(kept, pad_id)
