@@ -394,3 +394,11 @@ def test_exhausted_run_exits_2_with_the_pass_rates(tmp_path, capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: active sampling filled 0 of 2 groups") and "0/4 x" in err and "4/4 x" in err
+
+
+@pytest.mark.parametrize("name", ["tulu3-8b/rlvr.yaml", "tulu3-8b/rlvr-grpo.yaml", "tulu3-70b/rlvr.yaml"])
+def test_release_recipes_keep_both_features_off(name):
+    argv = [str(ROOT / "recipes" / name), "--use_cpu", "true", "--bf16", "false"]
+    config_cls, _ = rlvr.ALGORITHMS[rlvr.algorithm_of(argv)]
+    args = rlvr.parse_recipe([rlvr.TuluScriptArguments, rlvr.RLVRArguments, config_cls, rlvr.ModelConfig], argv)[2]
+    assert (args.active_sampling, args.pass_rate_filter_visits) == (False, 0)
