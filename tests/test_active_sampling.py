@@ -28,7 +28,13 @@ from tulu_recipes.trainers.active_sampling import (
     prompt_key,
 )
 from tulu_recipes.trainers.ppo import TuluPPOConfig, TuluPPOTrainer
-from tulu_recipes.trainers.rlvr import TuluGRPOConfig, TuluGRPOTrainer, TuluRLOOConfig, VerifierRewardsMixin
+from tulu_recipes.trainers.rlvr import (
+    TuluGRPOConfig,
+    TuluGRPOTrainer,
+    TuluRLOOConfig,
+    TuluRLOOTrainer,
+    VerifierRewardsMixin,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "recipes" / "quickstart" / "tiny-base"
@@ -51,7 +57,11 @@ def kind_of(text: str) -> str:
 
 
 def grpo_args(tmp_path: Path, **overrides) -> TuluGRPOConfig:
-    args = dict(
+    return TuluGRPOConfig(**{**base_fields(tmp_path), **overrides})
+
+
+def base_fields(tmp_path: Path) -> dict:
+    return dict(
         output_dir=str(tmp_path / "grpo"),
         learning_rate=1e-3,
         per_device_train_batch_size=2 * G,  # two groups per generation batch
@@ -68,16 +78,22 @@ def grpo_args(tmp_path: Path, **overrides) -> TuluGRPOConfig:
         disable_tqdm=True,
         seed=0,
     )
-    args.update(overrides)
-    return TuluGRPOConfig(**args)
 
 
-class Recording(TuluGRPOTrainer):
+class RecordingMixin:
     """Keeps a copy of every batch that reaches the loss."""
 
     def _compute_loss(self, model, inputs):
         self.seen.append({k: v.detach().clone() for k, v in inputs.items() if isinstance(v, torch.Tensor)})
         return super()._compute_loss(model, inputs)
+
+
+class Recording(RecordingMixin, TuluGRPOTrainer):
+    pass
+
+
+class RecordingRLOO(RecordingMixin, TuluRLOOTrainer):
+    pass
 
 
 def trainer(cls, args, dataset: Dataset):
@@ -112,9 +128,12 @@ def test_refill_replaces_zero_spread_groups_with_fresh_prompts(tmp_path):
     assert metrics["active_sampling/groups_generated"][-1] == 2 + metrics["active_sampling/groups_dropped"][-1]
 
 
-def test_training_never_sees_a_zero_spread_group(tmp_path):
+@pytest.mark.parametrize("algorithm", ["grpo", "rloo"])
+def test_training_never_sees_a_zero_spread_group(tmp_path, algorithm):
     kinds = ["solved", "failed", "mixed"] * 4
-    t = trainer(Recording, grpo_args(tmp_path, active_sampling=True), prompts(kinds))
+    config_cls = TuluGRPOConfig if algorithm == "grpo" else TuluRLOOConfig
+    args = config_cls(**base_fields(tmp_path), active_sampling=True)
+    t = trainer(Recording if algorithm == "grpo" else RecordingRLOO, args, prompts(kinds))
     t.train()
     assert len(t.seen) == 2
     for batch in t.seen:
@@ -122,7 +141,10 @@ def test_training_never_sees_a_zero_spread_group(tmp_path):
         assert len(texts) == 2 * G and {kind_of(x) for x in texts} == {"mixed"}
         assert sorted(Counter(texts).values()) in ([G, G], [2 * G])
         assert torch.all(batch["advantages"] != 0)
-        assert batch["num_items_in_batch"].item() == batch["completion_mask"].sum().item()
+        if algorithm == "grpo":
+            assert batch["num_items_in_batch"].item() == batch["completion_mask"].sum().item()
+        else:
+            assert batch["old_logps"].shape == (2 * G,)
     logged = [e for e in t.state.log_history if "active_sampling/refill_rounds" in e]
     assert logged and all(e["active_sampling/groups_generated"] >= 2 for e in logged)
 
