@@ -424,3 +424,22 @@ def test_release_recipes_keep_both_features_off(name):
     config_cls, _ = rlvr.ALGORITHMS[rlvr.algorithm_of(argv)]
     args = rlvr.parse_recipe([rlvr.TuluScriptArguments, rlvr.RLVRArguments, config_cls, rlvr.ModelConfig], argv)[2]
     assert (args.active_sampling, args.pass_rate_filter_visits) == (False, 0)
+
+
+def test_checkpoint_keeps_the_retired_prompts_and_the_refill_order(tmp_path):
+    dataset = prompts(["solved", "failed"] * 2)
+    fields = dict(
+        learning_rate=1e-3, per_device_train_batch_size=2, max_completion_length=4, num_iterations=1, use_cpu=True,
+        bf16=False, gradient_checkpointing=False, report_to="none", disable_tqdm=True, seed=0,
+        non_stop_penalty=None, pass_rate_filter_visits=1, pass_rate_filter_on="solved", save_strategy="steps",
+        save_steps=2, max_steps=2, output_dir=str(tmp_path / "ppo"),
+    )  # fmt: skip
+    first = trainer(TuluPPOTrainer, TuluPPOConfig(**fields), dataset)
+    first.train()
+    saved = first._active_sampler.state_dict()
+    assert saved["retired"] and (tmp_path / "ppo" / "checkpoint-2" / "active_sampling.json").is_file()
+    second = trainer(TuluPPOTrainer, TuluPPOConfig(**fields), dataset)
+    assert not second._active_sampler.retired
+    second.train(resume_from_checkpoint=str(tmp_path / "ppo" / "checkpoint-2"))
+    assert second._active_sampler.state_dict() == saved
+    assert second._active_sampler.draw(1, set(), ["prompt"]) == first._active_sampler.draw(1, set(), ["prompt"])

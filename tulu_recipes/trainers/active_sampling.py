@@ -22,7 +22,8 @@ Advantages are TRL's, computed per generation round before the drop: exact for g
 `scale_rewards: group`, RLOO's leave-one-out); batch-level scaling (GRPO `scale_rewards: batch`, RLOO
 `normalize_advantages`) uses each round's own batch. Rounds are concatenated with prompts padded on the left and
 completions on the right; rotary position embeddings make the extra left padding invisible to the model (up to
-float rounding). `num_items_in_batch` (GRPO's token normalizer) is recounted over the kept rows. One process only:
+float rounding). `num_items_in_batch` (GRPO's token normalizer) is recounted over the kept rows. Checkpoints keep
+the pass-rate history, the retired prompts and the refill order (`active_sampling.json`). One process only:
 groups can straddle processes in TRL's sampler, so dropping one would need a cross-process exchange.
 """
 
@@ -41,6 +42,7 @@ import torch
 from tulu_recipes.config import RecipeError
 
 logger = logging.getLogger(__name__)
+STATE_FILE = "active_sampling.json"  # in each checkpoint: pass-rate history, retired prompts, refill order
 PROMPT_SIDE = ("prompt_ids", "prompt_mask")  # left-padded; every other per-token tensor is right-padded
 
 
@@ -213,6 +215,21 @@ class ActiveSampler:
             raise ValueError("active_sampling / pass_rate_filter_visits support text prompts only")
         return cls(args, dataset, trainer.num_generations, args.steps_per_generation)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "history": {key: list(rates) for key, rates in self.history.items()},
+            "retired": sorted(self.retired),
+            "order": list(self._order),
+            "generator": self._generator.get_state().tolist(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        visits = self.args.pass_rate_filter_visits
+        self.history = {key: deque(rates, maxlen=visits) for key, rates in state["history"].items()} if visits else {}
+        self.retired = set(state["retired"])
+        self._order = list(state["order"])
+        self._generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
+
     # ----- the prompt pool ------------------------------------------------------------------------------------------
     def draw(self, groups: int, exclude: set[str], columns: list[str]) -> list[list[dict]]:
         """Up to `groups` fresh prompts from a seeded, endlessly reshuffled order over the training set, each as
@@ -357,6 +374,19 @@ class ActiveSamplingMixin:
             inner = self._generate_and_score_completions
             sampler = self._active_sampler
             self._generate_and_score_completions = lambda inputs: sampler.fill(self, inner, inputs)
+
+    def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
+        super()._save_optimizer_and_scheduler(output_dir)
+        if getattr(self, "_active_sampler", None) is not None and self.args.should_save:
+            with open(os.path.join(output_dir, STATE_FILE), "w", encoding="utf-8") as f:
+                json.dump(self._active_sampler.state_dict(), f)
+
+    def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
+        super()._load_optimizer_and_scheduler(checkpoint)
+        path = os.path.join(checkpoint, STATE_FILE) if checkpoint else None
+        if getattr(self, "_active_sampler", None) is not None and path and os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                self._active_sampler.load_state_dict(json.load(f))
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
