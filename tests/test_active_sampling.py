@@ -53,7 +53,7 @@ def prompts(kinds: list[str]) -> Dataset:
 
 
 def kind_of(text: str) -> str:
-    return next(k for k in ("solved", "failed", "mixed") if f"({k})" in text)
+    return next(k for k in ("solved", "failed", "mixed", "partial") if f"({k})" in text)
 
 
 def grpo_args(tmp_path: Path, **overrides) -> TuluGRPOConfig:
@@ -116,7 +116,7 @@ def test_refill_replaces_zero_spread_groups_with_fresh_prompts(tmp_path):
     kinds = ["solved", "failed"] * 5 + ["mixed"] * 3
     t = trainer(Recording, grpo_args(tmp_path, active_sampling=True), prompts(kinds))
     t.model.train()
-    batch = [row(0, "solved")] * G + [row(1, "mixed")] * G  # one group without spread, one with
+    batch = [row(0, "partial")] * G + [row(1, "mixed")] * G  # all scored ones solved; spread
     out = t._generate_and_score_completions([dict(r) for r in batch])
     texts = decoded_prompts(t, out)
     assert len(texts) == 2 * G and all(kind_of(x) == "mixed" for x in texts)
