@@ -321,7 +321,7 @@ class ActiveSampler:
                 float(sum(1 for _, solved, scored in dropped if scored and solved == scored))
             )
             metrics["active_sampling/groups_dropped_all_failed"].append(
-                float(sum(1 for _, solved, _ in dropped if solved == 0))
+                float(sum(1 for _, solved, scored in dropped if scored and solved == 0))
             )
         if self.args.pass_rate_filter_visits:
             metrics["pass_rate_filter/prompts_retired"].append(float(len(self.retired)))
@@ -340,7 +340,6 @@ class ActiveSampler:
         """The kept parts, or, when fewer than `wanted` groups have signal, stop or trim to whole mini-batches."""
         g, steps = self.num_generations, self.steps_per_generation
         have = sum(part["completion_ids"].size(0) for part in kept) // g
-        metrics_fill = have / wanted
         if have >= wanted:
             return kept
         usable = have
@@ -348,7 +347,7 @@ class ActiveSampler:
             usable -= 1
         if self.args.active_sampling_on_exhausted == "stop" or usable == 0:
             raise ActiveSamplingExhausted(
-                f"active sampling filled {have} of {wanted} groups ({metrics_fill:.0%}) after {rounds} refill "
+                f"active sampling filled {have} of {wanted} groups ({have / wanted:.0%}) after {rounds} refill "
                 f"round(s) (active_sampling_max_rounds={self.args.active_sampling_max_rounds}); solved/scored per "
                 f"group drawn: {pass_rate_summary(outcomes)}. Raise active_sampling_max_rounds or num_generations, "
                 "or set active_sampling_on_exhausted: train"
