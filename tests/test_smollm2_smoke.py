@@ -73,8 +73,10 @@ def test_dpo(smollm2, original_template, tmp_path, one_torch_thread):
 def test_grpo(smollm2, original_template, tmp_path, one_torch_thread):
     from tulu_recipes.stages import rlvr
 
+    # at 16 tokens nearly every group scores all -10, so active sampling (tested on the tiny model) is off here
     recipe = _recipe(tmp_path, "rlvr-grpo.yaml", smollm2, RECIPES / "data" / "rlvr_train.jsonl", 4,
-                     num_generations=2, per_device_train_batch_size=2, max_completion_length=16)  # fmt: skip
+                     num_generations=2, per_device_train_batch_size=2, max_completion_length=16,
+                     active_sampling=False)  # fmt: skip
     trainer = rlvr.main([str(recipe)])
     _check_outputs(trainer, original_template)
     assert any("rewards/ifeval/mean" in h for h in trainer.state.log_history)

@@ -59,7 +59,7 @@ import copy
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from accelerate.utils import gather_object
@@ -70,6 +70,7 @@ from trl.trainer.utils import disable_dropout_in_model, get_config_model_id, pad
 
 from tulu_recipes.distributed import check_master_weights, gather_weights_on_save, setup_distributed, trainable_dtype
 from tulu_recipes.trainers import ppo_math
+from tulu_recipes.trainers.active_sampling import ActiveSamplingArguments, ActiveSamplingMixin
 from tulu_recipes.trainers.rlvr import NON_STOP_HELP, VerifierRewardsMixin
 from tulu_recipes.trainers.verifier_diagnostics import VerifierDiagnosticsArguments
 
@@ -79,12 +80,14 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class TuluPPOConfig(VerifierDiagnosticsArguments, RLOOConfig):
+class TuluPPOConfig(ActiveSamplingArguments, VerifierDiagnosticsArguments, RLOOConfig):
     """`RLOOConfig` with PPO's value-model fields and the Tülu 3 8B PPO defaults (paper Table 21).
 
     TRL fields with a PPO meaning: `num_generations` = samples per prompt (paper: 1), `num_iterations` = PPO
     epochs per rollout batch (4), `epsilon` = policy clip (0.2), `beta` = KL coefficient (0.05).
     """
+
+    ACTIVE_SAMPLING_GROUPS: ClassVar[bool] = False  # the value baseline: only the pass-rate filter applies
 
     value_model_path: str | None = field(
         default=None,
@@ -223,7 +226,7 @@ class _ValueModelStep(TrainerCallback):
             self.trainer.value_model.zero_grad(set_to_none=True)
 
 
-class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
+class TuluPPOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, RLOOTrainer):
     """PPO with a value model and verifier rewards; see the module docstring. Text-only prompts."""
 
     _tag_names = ["trl", "ppo", "tulu-recipes"]

@@ -25,6 +25,7 @@ from accelerate.utils import gather, gather_object
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
 from tulu_recipes.trainers import verifier_diagnostics
+from tulu_recipes.trainers.active_sampling import ActiveSamplingArguments, ActiveSamplingMixin
 from tulu_recipes.trainers.long_prompts import MAX_PROMPT_HELP, drop_long_prompts
 from tulu_recipes.trainers.verifier_diagnostics import VerifierDiagnosticsArguments
 
@@ -79,7 +80,7 @@ class VerifierRewardsMixin:
 
 
 @dataclass
-class TuluGRPOConfig(VerifierDiagnosticsArguments, GRPOConfig):
+class TuluGRPOConfig(ActiveSamplingArguments, VerifierDiagnosticsArguments, GRPOConfig):
     """`GRPOConfig` plus the no-EOS penalty. The Tülu 3.1 settings are in `recipes/tulu3-8b/rlvr-grpo.yaml`."""
 
     non_stop_penalty: float | None = field(default=None, metadata={"help": NON_STOP_HELP})
@@ -87,16 +88,16 @@ class TuluGRPOConfig(VerifierDiagnosticsArguments, GRPOConfig):
 
 
 @dataclass
-class TuluRLOOConfig(VerifierDiagnosticsArguments, RLOOConfig):
+class TuluRLOOConfig(ActiveSamplingArguments, VerifierDiagnosticsArguments, RLOOConfig):
     """`RLOOConfig` plus the no-EOS penalty."""
 
     non_stop_penalty: float | None = field(default=None, metadata={"help": NON_STOP_HELP})
     max_prompt_length: int | None = field(default=2048, metadata={"help": MAX_PROMPT_HELP})
 
 
-class TuluGRPOTrainer(VerifierRewardsMixin, GRPOTrainer):
+class TuluGRPOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, GRPOTrainer):
     """TRL's `GRPOTrainer` with the no-EOS penalty and per-dataset verifier metrics."""
 
 
-class TuluRLOOTrainer(VerifierRewardsMixin, RLOOTrainer):
+class TuluRLOOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, RLOOTrainer):
     """TRL's `RLOOTrainer` with the no-EOS penalty and per-dataset verifier metrics."""
