@@ -31,6 +31,7 @@ PINNED_OVERRIDES = {
     "trl.trainer.dpo_trainer.DPOTrainer.compute_loss": COMPUTE_LOSS,
     "trl.trainer.dpo_trainer.DataCollatorForPreference.torch_call": "(self, examples)",
     "trl.trainer.grpo_trainer.GRPOTrainer._calculate_rewards": CALCULATE_REWARDS,
+    "trl.trainer.grpo_trainer.GRPOTrainer._load_optimizer_and_scheduler": "(self, checkpoint)",
     "trl.trainer.rloo_trainer.RLOOTrainer._calculate_rewards": CALCULATE_REWARDS,
     "trl.trainer.rloo_trainer.RLOOTrainer._compute_loss": "(self, model, inputs)",
     "trl.trainer.rloo_trainer.RLOOTrainer._generate_and_score_completions": "(self, inputs)",
