@@ -9,9 +9,10 @@ after `value_pretrain_max_rollouts` batches; then the run continues or stops as 
 
 The rollouts go through the trainer's own `_generate_and_score_completions` (same generation, verifiers, no-EOS
 penalty, KL reward and score position as PPO), with the value targets forced to λ = 1 and the trainer's metrics
-and completion logs set aside, so the first PPO log holds PPO alone. The pretraining numbers go to the log lines
-and to `trainer.value_pretraining_history`, and one summary enters the trainer's log history
-(`value_pretrain/*`). Skipped when a run resumes from a checkpoint (its value model is already trained).
+and completion logs set aside, so the first PPO log holds PPO alone. Each pretraining rollout and a summary are
+logged at step 0 (`value_pretrain/*`: the Trainer's log history and console) and kept in
+`trainer.value_pretraining_history`; a miss is also a warning. TRL's `num_tokens` counts the pretraining
+rollouts' tokens too. Skipped when a run resumes from a checkpoint (its value model is already trained).
 
 Written here because TRL has no value model and no pretraining phase. Single device or DDP (gradients averaged
 over processes); DeepSpeed's value engine is not driven here, so the config refuses that combination.
@@ -163,6 +164,7 @@ def pretrain_value_model(trainer: TuluPPOTrainer) -> list[PretrainRound]:
     history: list[PretrainRound] = []
     reached, completions = False, 0
     trainer.value_model.zero_grad(set_to_none=True)
+    trainer.model.train()  # the rollouts of a training step (TRL's generation and batch sizes follow this mode)
     for rollout in range(1, args.value_pretrain_max_rollouts + 1):
         batch = _rollout(trainer, _rollout_inputs(trainer, rng))
         completions += batch["completion_ids"].size(0)
