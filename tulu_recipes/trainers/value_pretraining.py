@@ -75,6 +75,8 @@ def _rollout_inputs(trainer: TuluPPOTrainer, rng: random.Random) -> list[dict]:
     """One generation batch of this process: prompts drawn from the training set, each `num_generations` times."""
     args = trainer.args
     dataset = trainer.train_dataset
+    if not hasattr(dataset, "__len__"):
+        raise RecipeError("value_pretraining draws its prompts by index: it needs a map-style training dataset")
     n_prompts = max(1, args.per_device_train_batch_size * args.steps_per_generation // args.num_generations)
     rows = [dataset[rng.randrange(len(dataset))] for _ in range(n_prompts)]
     return [row for row in rows for _ in range(args.num_generations)]
