@@ -109,6 +109,7 @@ def _explained_variance(trainer: TuluPPOTrainer, batch: dict[str, torch.Tensor])
 def _minibatches(trainer: TuluPPOTrainer, batch: dict[str, torch.Tensor], shuffle: torch.Generator | None):
     n, size = batch["completion_ids"].size(0), trainer.args.per_device_train_batch_size
     order = torch.randperm(n, generator=shuffle) if shuffle is not None else torch.arange(n)
+    order = order.to(batch["completion_ids"].device)
     return [order[start : start + size] for start in range(0, n, size)]
 
 
