@@ -63,7 +63,7 @@ def run_one(kind: str, model_dir: str, steps: int, cache_dir: str) -> dict:
     from trl import DPOConfig, DPOTrainer, ModelConfig
 
     from tulu_recipes.chat_templates import load_chat_template
-    from tulu_recipes.stages.common import load_causal_lm, load_tokenizer
+    from tulu_recipes.stages.common import load_model, load_tokenizer
     from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 
     ours = kind.startswith("tulu")
@@ -97,7 +97,7 @@ def run_one(kind: str, model_dir: str, steps: int, cache_dir: str) -> dict:
     args = (TuluDPOConfig if ours else DPOConfig)(**settings)
     start = time.perf_counter()
     trainer = (TuluDPOTrainer if ours else DPOTrainer)(
-        model=load_causal_lm(model_args, tokenizer), args=args, train_dataset=dataset, processing_class=tokenizer
+        model=load_model(model_args, tokenizer), args=args, train_dataset=dataset, processing_class=tokenizer
     )
     init_s = time.perf_counter() - start
     cpu = resource.getrusage(resource.RUSAGE_SELF)
@@ -200,14 +200,14 @@ def step_times(model_dir: Path, precompute: bool, pairs: int) -> tuple[float, fl
     from trl import DPOConfig, DPOTrainer, ModelConfig
 
     from tulu_recipes.chat_templates import load_chat_template
-    from tulu_recipes.stages.common import load_causal_lm, load_tokenizer
+    from tulu_recipes.stages.common import load_model, load_tokenizer
     from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 
     model_args = ModelConfig(model_name_or_path=str(model_dir), dtype="float32")
     tokenizer = load_tokenizer(model_args, load_chat_template("tulu"), training=False)
     lines = (QUICKSTART / "data" / "preferences.jsonl").read_text(encoding="utf-8").splitlines()[:64]
     dataset = Dataset.from_list([json.loads(line) for line in lines])
-    base = load_causal_lm(model_args, tokenizer)
+    base = load_model(model_args, tokenizer)
     common = dict(
         use_cpu=True,
         bf16=False,

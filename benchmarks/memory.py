@@ -11,6 +11,9 @@ length and micro-batch with gradient checkpointing (bf16, FlashAttention, so no 
     one recomputed layer       b * s * (34 h) bytes                (Korthikanti et al. 2022, without the 5as^2 term)
     logits + loss              b * s * V * 10 bytes                (bf16 logits, fp32 log-softmax and its grad)
 
+PPO's value model has a scalar head (no logits term), and its activations are alive together with the policy's:
+the PPO loss runs both forwards before either backward, so the two add up.
+
 The peer column is the same run without sharding (DDP: 16 bytes per trained parameter: fp32 weights, fp32 grads,
 two fp32 Adam moments), what the stages would need on one device with fp32 master weights. Numbers are estimates
 (allocator fragmentation, NCCL buffers and vLLM are not counted: in the release's PPO, vLLM runs on its own GPUs).
@@ -85,15 +88,19 @@ def frozen_states(model: Llama, gpus: int) -> int:
     return int(2 * model.params / gpus + 2 * model.largest_layer)
 
 
-def activations(model: Llama, micro_batch: int, seq: int) -> int:
+def activations(model: Llama, micro_batch: int, seq: int, logits: bool = True) -> int:
     tokens = micro_batch * seq
-    return int(model.layers * tokens * model.hidden * 2 + tokens * 34 * model.hidden + tokens * model.vocab * 10)
+    head = tokens * model.vocab * 10 if logits else 0
+    return int(model.layers * tokens * model.hidden * 2 + tokens * 34 * model.hidden + head)
 
 
 def plan(run: Run) -> dict[str, float]:
     states = sum(model_states(m, run.config, run.gpus) for m in run.trained)
     frozen = sum(frozen_states(m, run.gpus) for m in run.frozen)
-    acts = max(activations(m, run.micro_batch, run.seq) for m in run.trained)  # models step one after another
+    policy, *value = run.trained  # PPO's value model (scalar head) runs its forward in the same loss as the policy
+    acts = activations(policy, run.micro_batch, run.seq) + sum(
+        activations(m, run.micro_batch, run.seq, logits=False) for m in value
+    )
     ddp = sum(16 * m.params for m in run.trained) + sum(2 * m.params for m in run.frozen) + acts
     return {
         "states": states / GB,

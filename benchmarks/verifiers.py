@@ -13,7 +13,8 @@ Minerva, Tülu 8-shot, ``####``), right and wrong, about a third of the right MA
 form, plus every extraction failure class of issue 14, each with a careful grader's label. Both verifiers
 judge the same items in the same run; the table gives throughput, p50/p99 latency and agreement with the hand
 labels, and the agreement of ours with math-verify. Targets there: >= 3x math-verify's throughput, p99 < 20 ms,
-ours 100% on the labels with zero false positives, never below math-verify.
+ours 100% on the labels with zero false positives, never below math-verify. The round-3 tables
+(``benchmarks/round3_completions.py``) hold the answer shapes of issue 24 and other shapes of the same classes.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def _labelled_row(name: str, verdicts, latencies, total, labels, other) -> dict:
 def realistic(math_verify_one) -> None:
     """The realistic-set table (see the module docstring)."""
     from realistic_completions import gsm8k_items, math_items
+    from round3_completions import ROUND3_GSM8K, ROUND3_MATH
 
     from rewards import gsm8k, math_flex
 
@@ -86,6 +88,8 @@ def realistic(math_verify_one) -> None:
     for title, items, ours_fn in (
         ("MATH realistic", [i for i in everything if i not in bounded], math_flex.verify),
         ("GSM8K realistic", gsm8k_items(), gsm8k.verify),
+        ("MATH round 3 shapes", ROUND3_MATH, math_flex.verify),
+        ("GSM8K round 3 shapes", ROUND3_GSM8K, gsm8k.verify),
     ):
         labels = [label for _, _, label, _ in items]
         runs = [(item[0], item[1], item[2]) for item in items]

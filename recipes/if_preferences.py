@@ -3,7 +3,8 @@
 Usage: python recipes/if_preferences.py recipes/examples/if_preferences.yaml [--key value ...]
 """
 
+from tulu_recipes.config import run_cli
 from tulu_recipes.generation.if_preferences import main
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -3,7 +3,8 @@
 Usage: python recipes/preferences.py recipes/examples/preferences.yaml [--key value ...]
 """
 
+from tulu_recipes.config import run_cli
 from tulu_recipes.generation.preferences import main
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -3,7 +3,8 @@
 Usage: python recipes/synthesize.py recipes/examples/synthesize.yaml [--key value ...]
 """
 
+from tulu_recipes.config import run_cli
 from tulu_recipes.generation.synthesize import main
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

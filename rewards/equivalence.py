@@ -4,7 +4,8 @@
 (math-verify in a worker) can. Rules, cheapest first, each with its reason:
 
 - Mixed numbers: an integer written directly before a proper fraction of integer literals
-  (``137 \\frac{1}{2}``, ``-3\\frac{1}{4}``) is their sum, as MATH writes mixed numbers (14 golds of the
+  (``137 \\frac{1}{2}``, ``-3\\frac{1}{4}``, and the shorthands ``2 1/2`` and ``2\\frac12``) is their sum, as MATH
+  writes mixed numbers (14 golds of the
   5,000-problem test set); read as a product it would accept 68.5 for 137.5. (:func:`mixed_numbers`)
 - Units: a unit on one side only is a wrapper (``24 \\text{ cm}^2`` = ``24``), but two named units must be
   the same (``cm^3`` is not ``cm^2``; ``square cm`` = ``cm^2``), see :func:`rewards.normalize.unit_of`.
@@ -45,6 +46,8 @@ MAX_LIST = 32
 _MIXED = re.compile(
     r"(?<![\w.^_}{\\])(-?)(\d{1,6})\s*\\[dt]?frac\s*\{\s*(\d{1,6})\s*\}\s*\{\s*(\d{1,6})\s*\}(?![\w^{(])"
 )
+_MIXED_SLASH = re.compile(r"(?<![\w.^_}{\\/])(-?)(\d{1,6})\s+(\d{1,6})\s*/\s*(\d{1,6})(?![\w^{(/.])")
+_MIXED_SHORT = re.compile(r"(?<![\w.^_}{\\])(-?)(\d{1,6})\s*\\[dt]?frac\s*(\d)\s*(\d)(?![\w^{(])")
 _EXACT = re.compile(
     r"^([-+]?)(?:(\d+(?:\.\d+)?|\.\d+)|\\frac\{(-?\d+)\}\{(-?\d+)\}|(\d+)/(\d+)"
     r"|(\d*)\.(\d*)\\overline\{(\d+)\})$"
@@ -63,8 +66,11 @@ _LHS = re.compile(r"^\s*[a-zA-Z](?:_\{?\w\}?)?\s*=(?!=)")
 
 def mixed_numbers(text: str) -> str:
     """``137 \\frac{1}{2}`` -> ``(137+\\frac{1}{2})`` where the fraction is proper (rule in the docstring)."""
+    if "/" in text:
+        text = _MIXED_SLASH.sub(lambda m: _mixed(*m.groups()) or m.group(0), text)
     if "frac" not in text:
         return text
+    text = _MIXED_SHORT.sub(lambda m: _mixed(*m.groups()) or m.group(0), text)
 
     def rewrite(m: re.Match) -> str:
         sign, whole, num, den = m.groups()
@@ -73,6 +79,11 @@ def mixed_numbers(text: str) -> str:
         return f"{sign}({whole}+\\frac{{{num}}}{{{den}}})"
 
     return _MIXED.sub(rewrite, text)
+
+
+def _mixed(sign: str, whole: str, num: str, den: str) -> str | None:
+    """A mixed number as a sum, or None when the fraction is not proper (then it is not a mixed number)."""
+    return f"{sign}({whole}+\\frac{{{num}}}{{{den}}})" if 0 < int(num) < int(den) else None
 
 
 def exact(normalized: str) -> Fraction | None:

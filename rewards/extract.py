@@ -68,7 +68,13 @@ def boxed_all(text: str) -> list[str]:
     A box nested inside another box is part of the outer answer (scanning resumes after the outer
     group), which also keeps the scan linear on adversarial nesting.
     """
-    found: list[str] = []
+    return [content for _, _, content in boxed_spans(text)]
+
+
+def boxed_spans(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, content)`` of every top-level box (the rule of :func:`boxed_all`), with the offsets of the
+    whole ``\\boxed{...}`` in ``text``."""
+    found: list[tuple[int, int, str]] = []
     pos = 0
     while True:
         match = _BOX_RE.search(text, pos)
@@ -81,12 +87,12 @@ def boxed_all(text: str) -> list[str]:
             end = _group_end(text, i)
             if end < 0:
                 return found  # an unclosed group runs to the end: nothing later can close
-            found.append(text[i + 1 : end - 1])
+            found.append((match.start(), end, text[i + 1 : end - 1]))
             pos = end
         else:
             token = re.match(r"[^\s$]+", text[i : i + 200]) if match.group(0) == "\\boxed" and i > match.end() else None
             if token:
-                found.append(token.group(0))
+                found.append((match.start(), i + token.end(), token.group(0)))
             pos = match.end()
 
 

@@ -32,6 +32,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from rewards.unicode_math import unicode_to_tex
+
 UNICODE_TO_TEX = str.maketrans(
     {
         "\u2212": "-",
@@ -55,10 +57,12 @@ _EMPTY_SET = re.compile(r"\\varnothing|\\O(?![a-zA-Z])|\\\{\s*\\\}|\u2205")
 _ARRAY = re.compile(r"([(\[])\s*\\begin\{array\}\{[^{}]*\}(.*?)\\end\{array\}\s*[)\]]", re.DOTALL)
 _MATRIX_KIND = re.compile(r"\\(begin|end)\{[bB]?matrix\}")
 _UNIT_AFTER_VALUE = re.compile(
-    r"(?<=[\d}])\s*\\(?:text|mbox|mathrm|textrm)\{\s*[A-Za-z][A-Za-z .]*\}(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
+    r"(?:(?<=[\d}])|(?<=\\pi))\s*\\(?:text|mbox|mathrm|textrm)\{\s*[A-Za-z][A-Za-z ./-]*\}"
+    r"(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
+_NUMBER_IN_TEXT = re.compile(r"\\(text|mbox|textrm|mathrm)\{\s*(-?\d[\d,]*(?:\.\d+)?)\s+([A-Za-z][^{}]*)\}")
 _UNIT_WORD = re.compile(
-    r"(?<=\d)\s*(?:(?:square|sq\.?|cubic)\s*)?(?:units?|cm|mm|km|meters?|metres?|inches|feet|ft|miles?|yards?|"
+    r"(?:(?<=\d)|(?<=\\pi))\s*(?:(?:square|sq\.?|cubic)\s*)?(?:units?|cm|mm|km|meters?|metres?|inches|feet|ft|miles?|yards?|"
     r"degrees?|dollars?|cents?|hours?|minutes?|seconds?|days?|weeks?|years?)(?:\s*\^\s*\{?[23]\}?|[\u00b2\u00b3])?\s*$"
 )
 _CHOICE = re.compile(r"^\(([A-Z])\)$")
@@ -74,6 +78,13 @@ _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _THOUSANDS_TEX = re.compile(r"(?<=\d)\{,\}(?=\d{3})")
 _SHORT_LHS = re.compile(r"^[^=]{1,2}=(?!=)")
 _SHORT_RHS = re.compile(r"(?<![<>!=])=\s*[a-zA-Z]\s*$")
+_LETTER = re.compile(r"[a-zA-Z]")
+
+
+def split_text_number(answer: str) -> str:
+    """A number and its unit inside one ``\\text{}`` as a number then a unit (``\\text{5 cm}`` ->
+    ``5\\text{ cm}``), so the unit rules below apply to it."""
+    return _NUMBER_IN_TEXT.sub(r"\2\\\1{ \3}", answer) if "{" in answer else answer
 
 
 def _cut_tail(pattern: re.Pattern, s: str) -> str:
@@ -95,9 +106,9 @@ def _hendrycks_cached(answer: str, thousands: bool) -> str:
 
 
 def _hendrycks(answer: str, thousands: bool) -> str:
-    s = answer.replace("\n", "").replace("\r", "")
+    s = split_text_number(answer.replace("\n", "").replace("\r", ""))
     if not s.isascii():
-        s = s.translate(UNICODE_TO_TEX)
+        s = unicode_to_tex(s)
     s = _SPACING.sub("", s)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     if "\\O" in s or "\\{" in s or "\\var" in s or "\\emptyset" in s:
@@ -109,6 +120,7 @@ def _hendrycks(answer: str, thousands: bool) -> str:
         s = s.replace("\\\\", "\\")
     s = _DEGREES.sub("", s)
     s = s.replace("\\$", "").replace("$", "").replace("\\%", "").replace("%", "")
+    s = s.rstrip().rstrip(".,;").rstrip()  # a box holding "12 cm." ends a sentence: the stop is no part of it
     s = _UNIT_TEXT.sub("", s) if not _UNIT_TEXT.fullmatch(s.strip()) else s
     s = _cut_tail(_UNIT_WORD, _cut_tail(_UNIT_AFTER_VALUE, s))
     for _ in range(3):  # nested wrappers like \textbf{\text{x}}
@@ -116,7 +128,9 @@ def _hendrycks(answer: str, thousands: bool) -> str:
         if not count:
             break
     s = s.strip()
-    if _SHORT_LHS.match(s) and s.count("=") == 1:
+    if s.count("=") == 1 and _SHORT_RHS.search(s) and not _LETTER.search(s.split("=", 1)[0]):
+        s = s.split("=", 1)[0]  # "5 = x": the value is on the left
+    elif _SHORT_LHS.match(s) and s.count("=") == 1:
         s = s.split("=", 1)[1]
     elif _SHORT_RHS.search(s) and s.count("=") == 1:
         s = s.split("=", 1)[0]
@@ -190,7 +204,7 @@ KNOWN_UNITS = frozenset(
 def unit_of(answer: str) -> str | None:
     """The trailing unit of an answer in canonical form (``"cm^2"`` for ``5\\text{ square cm}`` or
     ``5 cm^{2}``), or None. Two answers that both name a unit must name the same one (``cm^3`` is not ``cm^2``)."""
-    s = answer.strip()[-120:]
+    s = split_text_number(answer.strip()[-120:]).rstrip().rstrip(".,;").rstrip()
     match = _UNIT_AFTER_VALUE.search(s) or _UNIT_WORD.search(s)
     if match is None:
         unit = _UNIT_TEXT.search(s)
@@ -221,7 +235,7 @@ _LIST_WORD = re.compile(r"(?<![a-zA-Z])(?:or|and)(?![a-zA-Z])|,")
 _SHORT_NAME = re.compile(r"^\s*[a-zA-Z](?:_\{?\w{1,2}\}?|\(\w\))?\s*$")
 
 
-def _after_equals(s: str) -> str:
+def after_equals(s: str) -> str:
     """The value side of an ``=`` answer: ``x = 5`` -> ``5``, ``x = 5 - 3 = 2`` -> ``2``; an equation whose
     left side is not a name (``2x + 3 = y``) and a list of equations (``x = 2 or x = -3``) stay whole."""
     if "=" not in s:
@@ -244,12 +258,12 @@ def minerva_candidates(text: str) -> list[str]:
 
 
 def minerva(answer: str) -> str:
-    """Minerva-style cleanup of a final answer: keep the value side of an ``=`` (:func:`_after_equals`; Minerva
+    """Minerva-style cleanup of a final answer: keep the value side of an ``=`` (:func:`after_equals`; Minerva
     keeps what follows the last ``=``, which turns ``2x + 3 = y`` into ``y``), unwrap ``$..$``,
     ``\\text{}``/``\\textbf{}``/``\\boxed{}`` (not ``\\overline{}``: ``0.\\overline{3}`` is a repeating decimal),
     drop unit words (squared or cubed too), ``\\ldots``, quotes and number commas. The result still goes through
     :func:`hendrycks` before comparison."""
-    s = _after_equals(answer).strip()
+    s = after_equals(answer).strip()
     inner = _DOLLAR_PAIR.search(s)
     if inner:
         s = inner.group(1)

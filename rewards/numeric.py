@@ -16,8 +16,9 @@ rational) or by more than ``1e-9`` relative (floats whose magnitudes stayed belo
 cannot explain the gap). The tolerance is relative to the values themselves, so tiny values stay apart
 (``\\frac{\\pi}{2^{98}}`` is not ``\\frac{\\pi}{2^{99}}``); only where a sum, difference or function argument
 was larger than the result can cancellation explain a gap, so the gap must also exceed ``1e-12`` of that
-magnitude. Integer powers of rationals stay exact up to exponent 1000 while the result has at most 700
-bits. They are *equal* (False returned: "not different") when, at all three test points
+magnitude. Integer powers of rationals stay exact up to exponent 9999 while the result has at most 8192
+bits (as does every exact intermediate value). They are *equal* (False returned: "not different") when, at all
+three test points
 (one negative, so ``\\sqrt{x^2}`` is not ``x``), both evaluate to the same exact rational, or, when neither
 side has a decimal literal (so ``1.41421356237`` is never proven equal to ``\\sqrt2``), to floats within
 ``1e-12`` relative; a nonzero rational function of small degree vanishing at three fixed irregular
@@ -37,8 +38,8 @@ _TOKEN = re.compile(r"\d+(?:\.\d+)?|\\[a-zA-Z]+|\\[{}]|[a-zA-Z]|[-+*/^()\[\]{}!|
 _COMMANDS = ("frac", "sqrt", "pi", "cdot", "times", "div", "sin", "cos", "tan", "ln", "log", "exp")
 _FUNCS = {"sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "ln": cmath.log, "log": cmath.log, "exp": cmath.exp}
 _MAX_MAGNITUDE = 1e30
-_MAX_EXPONENT = 1000
-_MAX_BITS = 700
+_MAX_EXPONENT = 9999
+_MAX_BITS = 8192  # exact rationals up to 2^8192: 2^{2006} stays exact, so 1/2^{2006} is never 0
 _POINTS: tuple[dict, ...] = ({}, {}, {})  # filled lazily per letter
 _SEEDS = (Fraction(7, 5), Fraction(-5, 3), Fraction(13, 4))
 _DECIMAL = re.compile(r"\d\.\d")
@@ -103,7 +104,7 @@ class _Reader:
             size = abs(value)
             if size != size or size > _MAX_MAGNITUDE:
                 raise _GiveUp
-        elif abs(value.numerator) > 10**200 or value.denominator > 10**200:
+        elif value.numerator.bit_length() > _MAX_BITS or value.denominator.bit_length() > _MAX_BITS:
             raise _GiveUp
         return value
 

@@ -14,6 +14,13 @@ from typing import Any
 from rewards.core import REGISTRY, Options, register
 
 
+def verifier_for(dataset: Any) -> str | None:
+    """The registered verifier a `dataset` value names (the rule above), or None. The one place rows are routed:
+    training (the `verifiable` reward) and evaluation (local verifiable tasks) both ask it."""
+    key = dataset.strip().lower() if isinstance(dataset, str) else ""
+    return key if key in REGISTRY and key != "verifiable" else None
+
+
 @register("verifiable")
 def verifiable(texts: Sequence[str], truths: Sequence[Any], *, columns: Mapping, options: Options) -> list:
     """Batch verifier dispatching on ``columns["dataset"]``; None for rows no verifier owns."""
@@ -23,8 +30,8 @@ def verifiable(texts: Sequence[str], truths: Sequence[Any], *, columns: Mapping,
         return results
     groups: dict[str, list[int]] = {}
     for i, dataset in enumerate(datasets):
-        key = dataset.strip().lower() if isinstance(dataset, str) else ""
-        if key in REGISTRY and key != "verifiable":
+        key = verifier_for(dataset)
+        if key is not None:
             groups.setdefault(key, []).append(i)
     for key, rows in groups.items():
         verdicts = REGISTRY[key]([texts[i] for i in rows], [truths[i] for i in rows], columns=columns, options=options)

@@ -34,7 +34,7 @@ def prompt_score(completions, prompts, **kwargs) -> list[float]:
 def deepspeed_config(stage: int) -> dict:
     zero = {"stage": stage}
     if stage == 3:
-        zero |= {"stage3_param_persistence_threshold": 0, "stage3_gather_16bit_weights_on_model_save": True}
+        zero |= {"stage3_param_persistence_threshold": 0}  # no gather flag: the final save gathers regardless
     return {
         "zero_optimization": zero,
         "train_batch_size": "auto",

@@ -17,7 +17,7 @@ from datasets import Dataset
 from trl import ModelConfig
 
 from tulu_recipes.chat_templates import load_chat_template
-from tulu_recipes.stages.common import load_causal_lm, load_tokenizer
+from tulu_recipes.stages.common import load_model, load_tokenizer
 from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 
 BETA = 5.0
@@ -48,7 +48,7 @@ def pairs(quickstart_dir) -> list[dict]:
 
 def base_model(tiny_base, tokenizer):
     torch.manual_seed(0)
-    return load_causal_lm(ModelConfig(model_name_or_path=str(tiny_base), dtype="float32"), tokenizer)
+    return load_model(ModelConfig(model_name_or_path=str(tiny_base), dtype="float32"), tokenizer)
 
 
 def perturb(model: torch.nn.Module, scale: float = 0.05) -> None:

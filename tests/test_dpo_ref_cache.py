@@ -11,7 +11,7 @@ from datasets import Dataset
 from trl import DPOTrainer, ModelConfig
 
 from tulu_recipes.chat_templates import load_chat_template
-from tulu_recipes.stages.common import load_causal_lm, load_tokenizer
+from tulu_recipes.stages.common import load_model, load_tokenizer
 from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -25,7 +25,7 @@ def tokenizer(tiny_base):
 @pytest.fixture(scope="module")
 def base(tiny_base, tokenizer):
     torch.manual_seed(0)
-    return load_causal_lm(ModelConfig(model_name_or_path=str(tiny_base), dtype="float32"), tokenizer)
+    return load_model(ModelConfig(model_name_or_path=str(tiny_base), dtype="float32"), tokenizer)
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +118,16 @@ def test_changed_reference_weights_recompute(tmp_path, base, tokenizer, rows, re
     build(moved, tokenizer, rows, cache, tmp_path)
     assert ref_passes[0] == 3
     assert len(list(cache.glob("*.pt"))) == 2
+
+
+def test_the_cache_key_includes_the_precision(tmp_path, base, tokenizer, rows):
+    """Reference log-probs computed under bf16 or fp16 autocast differ from fp32 ones, so a run that switches
+    precision must not reuse the other's cache: each setting gives its own key."""
+    from tulu_recipes.trainers import ref_cache
+
+    trainer = build(base, tokenizer, rows, tmp_path / "ref_logprobs", tmp_path)
+    keys = set()
+    for bf16, fp16 in [(False, False), (True, False), (False, True)]:
+        trainer.args.bf16, trainer.args.fp16 = bf16, fp16
+        keys.add(ref_cache.cache_key(trainer.ref_cache_parts(trainer.train_dataset)))
+    assert len(keys) == 3

@@ -17,7 +17,7 @@ from trl import ModelConfig
 
 from tulu_recipes.chat_templates import load_chat_template
 from tulu_recipes.data.normalize import normalize
-from tulu_recipes.stages.common import load_causal_lm, load_tokenizer
+from tulu_recipes.stages.common import load_model, load_tokenizer
 from tulu_recipes.trainers import ref_cache
 from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 
@@ -75,7 +75,7 @@ def dataset() -> Dataset:
 
 def base_model(tiny_base, tokenizer):
     torch.manual_seed(0)
-    return load_causal_lm(ModelConfig(model_name_or_path=str(tiny_base), dtype="float32"), tokenizer)
+    return load_model(ModelConfig(model_name_or_path=str(tiny_base), dtype="float32"), tokenizer)
 
 
 def perturb(model: torch.nn.Module, scale: float = 0.05) -> None:
@@ -181,3 +181,66 @@ def test_the_reference_cache_key_includes_the_setting(tmp_path, tiny_base, token
     chosen = [torch.tensor(t.train_dataset["ref_chosen_logps"]) for t in (first, second)]
     assert (chosen[0][:2] < chosen[1][:2] - 1.0).all()
     assert chosen[0][2].item() == pytest.approx(chosen[1][2].item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["keep_start", "keep_end"])
+def test_turn_masks_are_truncated_like_the_token_ids(mode):
+    """A multi-turn pair longer than `max_length`: the per-token masks are cut on the same side as TRL cuts the
+    ids. Masks 0,1,0,1,... and ids 100,101,... let the kept window be read off: the mask at a kept position must be
+    the one of that position's id."""
+    from tulu_recipes.trainers.dpo import TurnMaskCollator
+
+    prompt, chosen, rejected = list(range(100, 106)), list(range(106, 110)), list(range(106, 109))
+    alternating = lambda n: [i % 2 for i in range(n)]  # noqa: E731
+    example = {
+        "prompt_ids": prompt,
+        "chosen_ids": chosen,
+        "rejected_ids": rejected,
+        "chosen_loss_mask": alternating(10),
+        "rejected_loss_mask": alternating(9),
+    }
+    out = TurnMaskCollator(pad_token_id=0, max_length=7, truncation_mode=mode)([example])
+    for row in range(2):
+        ids = out["input_ids"][row][out["attention_mask"][row].bool()].tolist()
+        assert len(ids) == 7
+        assert ids[0] == (100 if mode == "keep_start" else (103 if row == 0 else 102))
+        assert out["completion_mask"][row, :7].tolist() == [(i - 100) % 2 for i in ids]
+
+
+@pytest.mark.parametrize("turns", ["all", "final"])
+def test_long_prompts_are_kept_while_they_have_trained_tokens(tmp_path, tiny_base, tokenizer, dataset, turns):
+    """A window that ends inside the multi-turn prompts: TRL (`final`) drops every row whose prompt fills it; with
+    every assistant turn trained (`all`, the release) a row stays while both sides have a trained token in it."""
+    training = load_chat_template("tulu").training
+
+    def mask(conversation: list[dict]) -> list[int]:
+        rendered = tokenizer.apply_chat_template(
+            conversation, chat_template=training, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+        )
+        return rendered["assistant_masks"]
+
+    rows = tulu_rows()
+    first_trained = mask(rows[0]["chosen"]).index(1)
+    window = first_trained + 3
+    prompt_lengths = [
+        len(tokenizer.apply_chat_template(r["chosen"][:-1], tokenize=True, add_generation_prompt=True, return_dict=True)
+            ["input_ids"])
+        for r in rows
+    ]  # fmt: skip
+    assert prompt_lengths[0] >= window and prompt_lengths[1] >= window  # TRL would drop both multi-turn pairs
+    if turns == "all":
+        trains = [any(mask(r["chosen"])[:window]) and any(mask(r["rejected"])[:window]) for r in rows]
+        expected = [i for i, ok in enumerate(trains) if ok]
+    else:
+        expected = [i for i, n in enumerate(prompt_lengths) if n < window]
+    args = TuluDPOConfig(
+        output_dir=str(tmp_path / turns), preference_turns=turns, max_length=window, use_cpu=True, bf16=False,
+        report_to="none", precompute_ref_log_probs=False, gradient_checkpointing=False, disable_tqdm=True,
+    )  # fmt: skip
+    trainer = TuluDPOTrainer(
+        model=base_model(tiny_base, tokenizer), args=args, train_dataset=dataset, processing_class=tokenizer
+    )
+    kept = [trainer.train_dataset[i]["chosen_ids"] for i in range(len(trainer.train_dataset))]
+    assert len(kept) == len(expected)
+    if turns == "all":
+        assert 0 in expected  # the first pair's early assistant turn lies in the window: trained, as the release did

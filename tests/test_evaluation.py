@@ -22,6 +22,7 @@ from tulu_recipes.evaluation.tasks import (
     gsm8k_prompt,
     ifeval_task,
     math_gold,
+    math_messages,
     math_prompt,
     read_jsonl,
 )
@@ -47,6 +48,25 @@ def test_prompts_hold_the_shots_then_the_question():
     minerva = math_prompt("What is $1+1$?")
     assert minerva.count("Problem:\n") == 5 and minerva.count("I hope it is correct.") == 4
     assert minerva.endswith("Problem:\nWhat is $1+1$?\n\nSolution:")
+
+
+def test_math_exemplars_are_separate_chat_turns_by_default(quickstart_dir, tmp_path):
+    """minerva_math::tulu: 4 user/assistant exemplar pairs, the problem, then the assistant prefix `Solution:`; each
+    exemplar turn passes the MATH verifier. `math_fewshot_as_multiturn: false` keeps the one-turn layout."""
+    messages = math_messages("What is $1+1$?")
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 5
+    assert messages[-2] == {"role": "user", "content": "Problem:\nWhat is $1+1$?"}
+    assert messages[-1] == {"role": "assistant", "content": "Solution:"}
+    shots = read_jsonl(DATA / "math_minerva_4shot.jsonl")
+    answers = [m["content"] for m in messages[1:-2:2]]
+    assert all(a.startswith("Solution:\n") and a.endswith("I hope it is correct.") for a in answers)
+    assert score("math", answers, [s["answer"] for s in shots]).metrics["accuracy"] == 1.0
+    assert len(math_messages("x", num_shots=2)) == 6
+    rows = tmp_path / "math.jsonl"
+    rows.write_text(json.dumps({"problem": "What is $2+2$?", "answer": "4", "subject": "Algebra"}) + "\n")
+    assert build_task(f"math={rows}").examples[0].messages == math_messages("What is $2+2$?")
+    one_turn = build_task(f"math={rows}", math_multiturn=False).examples[0].messages
+    assert one_turn == [{"role": "user", "content": math_prompt("What is $2+2$?")}]
 
 
 def test_gsm8k_gold_answers_score_100_and_shifted_ones_almost_0():
@@ -260,3 +280,42 @@ def test_compare_to_an_unknown_model_stops_before_generating(tmp_path):
         evaluate_main(["--models", str(tmp_path / "a"), str(tmp_path / "b"), "--model_names", "base", "GRPO",
                        "--compare_to", "bas", "--tasks", "gsm8k", "--output_dir", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
+
+
+def test_evaluate_never_writes_into_a_model_folder_or_over_results_unless_told(tmp_path, tiny_base, capsys):
+    """A model folder keeps its recipe.yaml and card: evaluation into it is refused whatever the overwrite flag says,
+    and earlier results need `overwrite_output_dir: true`. Both are checked before any model generates."""
+    import shutil
+
+    from _shared import tree
+
+    from tulu_recipes.config import run_cli
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_base, model)
+    (model / "recipe.yaml").write_text("learning_rate: 1.0e-05\n")
+    before = tree(model)
+    task = tmp_path / "t.jsonl"
+    task.write_text(json.dumps({"messages": [{"role": "user", "content": "1+1?"}], "ground_truth": "2",
+                                "dataset": "gsm8k"}) + "\n")  # fmt: skip
+
+    def refused(argv: list[str]) -> str:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            run_cli(evaluate_main, ["--models", str(tiny_base), "--tasks", str(task), *argv])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err
+        return err
+
+    assert "is one of the models" in refused(["--models", str(model), "--output_dir", str(model),
+                                              "--overwrite_output_dir", "true"])  # fmt: skip
+    into_model = ["--output_dir", str(model), "--overwrite_output_dir", "true"]
+    assert "holds a model (model.safetensors)" in refused(into_model)
+    assert tree(model) == before
+
+    done = tmp_path / "eval"
+    done.mkdir()
+    (done / "results.json").write_text("{}")
+    assert "holds results (results.json)" in refused(["--output_dir", str(done)])
+    assert tree(done) == {"results.json": tree(done)["results.json"]}

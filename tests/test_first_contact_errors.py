@@ -114,6 +114,30 @@ def test_bad_command_line_value_is_one_line_naming_the_key(tmp_path, tiny_base, 
     assert message.endswith("invalid float value: 'abc'") and len(message.splitlines()) == 1
 
 
+def test_lora_adapter_folder_without_use_peft_says_what_to_do(tmp_path, tiny_base, capsys, no_model_load):
+    adapter = tmp_path / "lora-sft"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(tiny_base)}))
+    (adapter / "adapter_model.safetensors").write_bytes(b"")
+    for stage in ("dpo", "sft"):
+        recipe = write_recipe(tmp_path, tiny_base, model_name_or_path=str(adapter), output_dir=str(tmp_path / stage))
+        message = stage_error(stage, [recipe], capsys)
+        assert message.startswith(f"error: `model_name_or_path`: {adapter} is a LoRA adapter") and "use_peft" in message
+        assert not (tmp_path / stage).exists()
+
+
+def test_report_to_an_integration_that_is_not_installed(tmp_path, tiny_base, capsys, no_model_load, monkeypatch):
+    from transformers.integrations import integration_utils
+
+    monkeypatch.setattr(integration_utils, "get_available_reporting_integrations", lambda: ["wandb"])
+    message = stage_error("sft", [write_recipe(tmp_path, tiny_base, report_to=["wandb", "tensorboard"])], capsys)
+    assert message == (
+        "error: `report_to`: tensorboard is not installed (pip install tensorboard); install it or set "
+        "`report_to: none`"
+    )
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_every_stage_help_works_and_fits_a_screen(stage, capsys):
     module = importlib.import_module(STAGES[stage])

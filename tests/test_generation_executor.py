@@ -185,10 +185,8 @@ def test_sigkill_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path
     with ChatServer(respond) as server:
         recipe = _write_recipe(tmp_path, server.base_url, n)
         proc = subprocess.Popen([*cmd, str(recipe)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            if cache.exists() and cache.read_text().count("\n") >= 8:
-                break
+        # wait for progress, however slow the machine: the loop ends when 8 items are cached or the process exits
+        while not (cache.exists() and cache.read_text().count("\n") >= 8):
             assert proc.poll() is None, proc.stdout.read().decode()
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)

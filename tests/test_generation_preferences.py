@@ -209,3 +209,55 @@ def test_preferences_end_to_end(tmp_path: Path) -> None:
         assert len(dead.requests) == n_pool_a * 3  # only the missing truthfulness ratings are retried
     assert again["pairs"] == 6
     assert [json.loads(line) for line in (tmp_path / "prefs.jsonl").read_text().splitlines()] == pairs
+
+
+def test_a_run_that_makes_nothing_exits_2_naming_the_endpoint_and_keeps_what_it_finished(tmp_path, capsys):
+    """Endpoint down: one line, exit 2, naming the endpoint and the error (not exit 0 with 0 pairs). A judge that
+    refuses every request after the completions finished: the same, and the completions stay cached."""
+    import socket
+
+    import yaml
+
+    from tulu_recipes.config import run_cli
+    from tulu_recipes.generation.preferences import main
+
+    prompts_file = tmp_path / "prompts.jsonl"
+    prompts_file.write_text("".join(json.dumps({"messages": f"question {i}"}) + "\n" for i in range(3)))
+    with socket.socket() as sock:  # a port nobody listens on: connections are refused at once
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+    def run(url: str, judge_url: str) -> str:
+        recipe = {
+            "prompts": str(prompts_file),
+            "output_path": str(tmp_path / "prefs.jsonl"),
+            "models": [{"name": "pool-a", "base_url": url}, {"name": "pool-b", "base_url": url}],
+            "judge_model": {"name": "judge", "base_url": judge_url},
+            "max_retries": 1,
+            "retry_base_delay": 0.0,
+            "retry_max_delay": 0.0,
+            "progress": False,
+        }
+        path = tmp_path / "recipe.yaml"
+        path.write_text(yaml.safe_dump(recipe))
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            run_cli(main, [str(path)])
+        assert exit_info.value.code == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        return lines[-1]
+
+    line = run(dead, dead)
+    assert line.startswith(f"error: complete: all 6 items failed; endpoint {dead}: ") and "refused" in line.lower()
+    assert not (tmp_path / "prefs.jsonl").exists()
+
+    def respond(request: dict) -> Reply:
+        if request["model"] == "judge":
+            return Reply(status=401)
+        return Reply(content=f"{request['model']} answers")
+
+    with ChatServer(respond) as server:
+        line = run(server.base_url, server.base_url)
+    assert line.startswith(f"error: judge: all 24 items failed; endpoint {server.base_url}: ") and "401" in line
+    cached = (tmp_path / "prefs.jsonl.completions.jsonl").read_text().splitlines()
+    assert len(cached) == 6  # the finished completions are kept for the next run

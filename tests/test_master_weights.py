@@ -124,12 +124,12 @@ def test_bf16_recipe_moves_all_parameters_at_lr_3e7(tmp_path, quickstart_dir, ti
     assert fraction >= 0.99 and dtypes == {torch.float32}, fraction
 
     # The same two steps on bf16 weights (what the stages did before): almost nothing moves.
-    from tulu_recipes.stages import common, sft
+    from tulu_recipes.stages import common, skeleton
 
-    def bf16_weights(model_args, tokenizer, training_args=None):
-        return common.load_causal_lm(model_args, tokenizer)  # the recipe's dtype, no fp32 master weights
+    def bf16_weights(model_args, tokenizer, training_args=None, scalar_head=False):
+        return common.load_model(model_args, tokenizer)  # the recipe's dtype, no fp32 master weights
 
-    monkeypatch.setattr(sft, "load_causal_lm", bf16_weights)
+    monkeypatch.setattr(skeleton, "load_model", bf16_weights)
     _bf16_sft(quickstart_dir, tmp_path / "bf16")
     fraction_bf16, dtypes = _moved_fraction(tmp_path / "bf16", tiny_base)
     assert fraction_bf16 < 0.2 and dtypes == {torch.bfloat16}, fraction_bf16

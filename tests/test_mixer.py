@@ -238,3 +238,17 @@ def test_rlvr_dataset_filled_from_spec(data):
             "source": "gsm.jsonl",
         }
     ]
+
+
+def test_upsampling_remainder_is_drawn_without_replacement():
+    """fraction 1.9 of 10 rows: every row once, then 9 *distinct* rows again (open-instruct's shuffle-and-take).
+    Over 50 seeds, a remainder drawn with replacement would repeat a row with probability ~1 - 1e-100."""
+    import numpy as np
+
+    from tulu_recipes.data.mixer import sample_indices
+
+    for seed in range(50):
+        picked = sample_indices(10, 19, np.random.default_rng(seed))
+        counts = np.bincount(picked, minlength=10)
+        assert len(picked) == 19 and sorted(counts.tolist()) == [1] + [2] * 9, seed
+        assert picked[:10].tolist() == list(range(10))

@@ -6,13 +6,13 @@ byte-identical even with `overwrite_output_dir: true`, and an overwrite replaces
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from _shared import tree
 from trl import ModelConfig
 
 from tulu_recipes.config import RecipeError, load_yaml, parse_recipe, run_cli, save_recipe
@@ -22,6 +22,8 @@ from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages import dpo, reward_model, sft
 from tulu_recipes.stages.common import train_and_save
 from tulu_recipes.stages.rlvr import ALGORITHMS, RLVRArguments
+from tulu_recipes.trainers.dpo import TuluDPOConfig
+from tulu_recipes.trainers.sft import TuluSFTConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -49,15 +51,6 @@ def test_saved_recipe_parses_back_to_the_same_configs(tmp_path, quickstart_dir, 
     again = parse_recipe(types, [str(saved)])
     assert again == configs
     assert load_yaml(saved)["seed"] == 7
-
-
-def tree(folder: Path) -> dict[str, str]:
-    """Every file under `folder` with the SHA-256 of its bytes."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> str:
@@ -135,6 +128,9 @@ BAD_INPUTS = {
     "bad template": ({"chat_template": "no_such_template"}, RecipeError),
     "missing model": ({"model_name_or_path": "/nonexistent/tiny-model"}, Exception),
     "negative fraction": ({"fraction": -0.5}, (DataError, RecipeError)),
+    "negative learning rate": ({"learning_rate": -1e-5}, RecipeError),
+    "zero batch size": ({"per_device_train_batch_size": 0}, RecipeError),
+    "zero max_length": ({"max_length": 0}, RecipeError),
 }
 
 
@@ -233,3 +229,95 @@ def test_card_metadata_for_hub_models_and_datasets(tmp_path, quickstart_dir):
     assert "| algorithm | grpo |" in card and "| verifiers | gsm8k |" in card
     assert "## Evaluation" in card and "| eval_loss | 0.25 |" in card
     assert card_parts(card)[1]["algorithm"] == "grpo"
+
+
+@pytest.mark.parametrize(
+    "saved", ["model.safetensors", "pytorch_model.bin.index.json", "adapter_model.safetensors", "adapter_model.bin"]
+)
+def test_every_kind_of_saved_model_marks_a_finished_run(tmp_path, saved):
+    """A full model, a sharded one and a LoRA adapter (what `use_peft` saves) are all finished runs: a re-run into
+    the folder is refused, and a folder with only checkpoints or data outputs is not finished."""
+    from types import SimpleNamespace
+
+    from tulu_recipes.stages.common import finished_model_file, refuse_finished_run
+
+    (tmp_path / "checkpoint-2").mkdir()
+    (tmp_path / "checkpoint-2" / "model.safetensors").write_bytes(b"x")
+    (tmp_path / "mixture.json").write_text("{}")
+    assert finished_model_file(tmp_path) is None
+    (tmp_path / saved).write_bytes(b"x")
+    assert finished_model_file(tmp_path) == tmp_path / saved
+    args = SimpleNamespace(output_dir=str(tmp_path), resume_from_checkpoint=None)
+    with pytest.raises(RecipeError, match=f"holds a finished model \\({saved}\\)"):
+        refuse_finished_run(TuluScriptArguments(), args)
+
+
+@pytest.mark.parametrize(
+    ("stage", "override", "message"),
+    [
+        ("sft", ["--learning_rate=-2e-5"], "`learning_rate` must be >= 0, got -2e-05"),
+        ("sft", ["--num_train_epochs", "0"], "`num_train_epochs` must be > 0, got 0.0"),
+        ("dpo", ["--beta=-0.1"], "`beta` must be >= 0, got -0.1"),
+        ("ppo", ["--value_learning_rate=-1e-6"], "`value_learning_rate` must be >= 0, got -1e-06"),
+        ("ppo", ["--max_prompt_length", "0"], "`max_prompt_length` must be >= 1, got 0"),
+        ("grpo", ["--epsilon", "0"], "`epsilon` must be > 0, got 0.0"),
+        ("grpo", ["--max_completion_length", "0"], "`max_completion_length` must be >= 1, got 0"),
+        ("grpo", ["--temperature", "0"], "`temperature` must be > 0, got 0.0"),
+    ],
+)
+def test_out_of_range_values_are_one_line_naming_the_key(quickstart_dir, capsys, stage, override, message):
+    """Numeric ranges are checked when the recipe is parsed, so the run stops before anything loads or is written."""
+    types = {
+        "sft": [TuluScriptArguments, TuluSFTConfig, ModelConfig],
+        "dpo": [TuluScriptArguments, TuluDPOConfig, ModelConfig],
+    }.get(stage) or rlvr_types(stage)
+    cpu = ["--use_cpu", "true", "--bf16", "false"]
+    argv = [str(quickstart_dir / f"{stage}.yaml"), *override] if stage in ("sft", "dpo") else [*cpu, *override]
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(lambda a: parse_recipe(types, a), argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.endswith(message) and "the command line" in err
+
+
+def test_saved_recipe_and_card_show_no_machine_paths_and_run_again(tmp_path):
+    """`./` paths come back relative to the saved recipe's folder, bundled files by their scheme; re-parsing the saved
+    recipe resolves every path to the same file."""
+    from tulu_recipes.config import BUNDLED_SCHEME
+
+    home = tmp_path / "project"
+    (home / "data").mkdir(parents=True)
+    (home / "data" / "sft.jsonl").write_text("{}\n")
+    recipe = {
+        "model_name_or_path": f"{BUNDLED_SCHEME}quickstart/tiny-base",
+        "dataset_mixer": [{"path": "./data/sft.jsonl", "fraction": 1.0}],
+        "output_dir": "./runs/sft",
+        "use_cpu": True,
+    }
+    (home / "sft.yaml").write_text(yaml.safe_dump(recipe))
+    types = [TuluScriptArguments, TuluSFTConfig, ModelConfig]
+    configs = parse_recipe(types, [str(home / "sft.yaml")])
+    out = Path(configs[1].output_dir)
+    assert out == home / "runs" / "sft"
+    saved = save_recipe(out, *configs)
+    card = model_card(out, "sft", configs)
+    for text in (saved.read_text(), card):
+        assert str(tmp_path) not in text and "site-packages" not in text
+    again = load_yaml(saved)
+    assert again["model_name_or_path"] == f"{BUNDLED_SCHEME}quickstart/tiny-base"
+    assert again["dataset_mixer"][0]["path"] == "../../data/sft.jsonl" and again["output_dir"] == "./"
+    reparsed = parse_recipe(types, [str(saved)])
+    assert reparsed[0].dataset_mixer == configs[0].dataset_mixer
+    assert reparsed[1].output_dir == configs[1].output_dir and reparsed[2] == configs[2]
+
+
+def test_card_usage_snippet_loads_the_model_and_chats(finished):
+    """The card's Usage block, pointed at the finished folder, runs as written (with 4 new tokens)."""
+    _, out = finished
+    card = (out / "README.md").read_text(encoding="utf-8")
+    snippet = re.search(r"## Usage\n\n```python\n(.*?)```", card, re.S).group(1)
+    assert 'from_pretrained("path/to/out")' in snippet
+    code = snippet.replace("path/to/out", str(out)).replace("max_new_tokens=256", "max_new_tokens=4")
+    namespace: dict = {}
+    exec(compile(code, "usage-snippet", "exec"), namespace)  # our own card text, not model output
+    assert namespace["out"].shape[1] > namespace["ids"]["input_ids"].shape[1]  # it generated

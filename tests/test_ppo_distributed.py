@@ -81,7 +81,10 @@ def test_deepspeed_ppo_equals_one_process(runs, tiny_base, name):
     base = load_file(tiny_base / "model.safetensors")
     value_base = load_file(runs.parent / "value" / "model.safetensors")
     assert _apart(policy_1, base) > 1e-4 and _apart(value_1, value_base) > 1e-4
-    assert _apart(policy_1, policy_2) < 2e-6 and _apart(value_1, value_2) < 2e-6
+    # fp32 gradients summed in another order (two processes' all-reduce) differ in the last bits, and Adam's
+    # division by sqrt(v) passes that on to the update: 3.4e-6 on an AMD EPYC, under 2e-6 on the machine this was
+    # written on. 1e-5 is under 1% of how far 4 steps at lr 3e-4 move the weights, which a real bug would not be.
+    assert _apart(policy_1, policy_2) < 1e-5 and _apart(value_1, value_2) < 1e-5
 
 
 def test_zero3_value_model_is_saved_gathered_and_resumes_exactly(runs):

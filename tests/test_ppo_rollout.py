@@ -45,7 +45,7 @@ def rows(n: int) -> Dataset:
     )
 
 
-def make_trainer(tmp_path: Path, value_dir: Path, score_position: str) -> TuluPPOTrainer:
+def make_trainer(tmp_path: Path, value_dir: Path, score_position: str, whiten: bool = False) -> TuluPPOTrainer:
     args = TuluPPOConfig(
         output_dir=str(tmp_path / "ppo"),
         value_model_path=str(value_dir),
@@ -53,7 +53,7 @@ def make_trainer(tmp_path: Path, value_dir: Path, score_position: str) -> TuluPP
         beta=BETA,
         gamma=GAMMA,
         lam=LAM,
-        whiten_advantages=False,
+        whiten_advantages=whiten,
         per_device_train_batch_size=3,
         max_completion_length=MAX_LEN,
         max_steps=1,
@@ -181,3 +181,19 @@ def test_policy_logps_reference_is_the_initial_model(tmp_path, value_dir):
     ref = trainer.ref_model.state_dict()
     assert all(torch.equal(base[k], ref[k]) for k in base)
     assert not torch.equal(trainer.model.get_input_embeddings().weight, base["model.embed_tokens.weight"])
+
+
+def test_whitened_advantages_use_only_real_tokens(tmp_path, value_dir, monkeypatch, one_torch_thread):
+    """The release whitens advantages over the batch's real tokens (Bessel-corrected); padding stays 0 and is never
+    counted: with rows of 3, 5 and 2 tokens in a width of 5, counting the 5 padded zeros would shift the mean."""
+    trainer = make_trainer(tmp_path, value_dir, "eos", whiten=True)
+    prompts, completions, batch = rollout(trainer, monkeypatch)
+    expected = hand_rollout(trainer, prompts, completions, after_eos=False)
+    real = torch.tensor([a for row in expected for a in row["advantages"]], dtype=torch.float64)
+    assert real.numel() == 10
+    mean, std = real.mean(), real.std(unbiased=True)
+    for i, row in enumerate(expected):
+        n = row["n"]
+        hand = [(a - mean.item()) / std.item() for a in row["advantages"]]
+        assert batch["advantages"][i, :n].tolist() == pytest.approx(hand, rel=1e-4, abs=1e-5)
+        assert batch["advantages"][i, n:].abs().sum() == 0

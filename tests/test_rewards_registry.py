@@ -41,6 +41,15 @@ def test_verifiable_dispatches_by_dataset_and_returns_none_for_unknown():
     assert fn(None, ["#### 7"], ground_truth=["7"]) == [None]
 
 
+def test_verifiable_never_routes_a_row_to_itself():
+    """A row labelled `verifiable` names no verifier of its own: it is not owned (None), rather than dispatched back
+    into the dispatcher, and the other rows of the batch are still judged."""
+    fn = load_reward("verifiable")
+    datasets = ["verifiable", "gsm8k", " Verifiable "]
+    out = fn(None, ["#### 7", "#### 7", "#### 8"], ground_truth=["7", "7", "7"], dataset=datasets)
+    assert out == [None, 10.0, None]
+
+
 def test_plugin_module_function_runs_in_the_pool():
     fn = load_reward("operator:contains", value=2.0)  # contains(completion, gold) -> gold in completion
     assert fn.__name__ == "contains"

@@ -120,3 +120,37 @@ def test_tiny_run(tmp_path, algorithm, trainer_cls, extra):
     out = tmp_path / algorithm
     assert (out / "model.safetensors").exists() and (out / "recipe.yaml").exists()
     assert "<|assistant|>" in (out / "chat_template.jinja").read_text()
+
+
+@pytest.mark.parametrize("algorithm", ["grpo", "rloo"])
+def test_grpo_and_rloo_drop_prompts_over_max_prompt_length_as_the_release(tmp_path, algorithm):
+    """The release's GRPO command dropped prompts over 2,048 tokens (default); a lower limit drops exactly the rows
+    whose templated prompt is longer, and `null` keeps them all."""
+    import json
+
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    from tulu_recipes.trainers.rlvr import TuluGRPOConfig, TuluRLOOConfig
+
+    assert TuluGRPOConfig.max_prompt_length == TuluRLOOConfig.max_prompt_length == 2048
+    rows = [json.loads(line) for line in (QUICKSTART / "data" / "rlvr.jsonl").read_text().splitlines()[:16]]
+    data = Dataset.from_list([{"prompt": r["messages"], "ground_truth": r["ground_truth"]} for r in rows])
+    tok = AutoTokenizer.from_pretrained(QUICKSTART / "tiny-base")
+    encode = lambda p: tok.apply_chat_template(p, add_generation_prompt=True, tokenize=True, return_dict=True)  # noqa: E731
+    lengths = [len(encode(p)["input_ids"]) for p in data["prompt"]]
+    limit = sorted(lengths)[8]
+    kept = [i for i, n in enumerate(lengths) if n <= limit]
+    assert 0 < len(kept) < 16
+    grpo = algorithm == "grpo"
+    config_cls, trainer_cls = (TuluGRPOConfig, TuluGRPOTrainer) if grpo else (TuluRLOOConfig, TuluRLOOTrainer)
+    for max_prompt_length, expected in [(limit, kept), (None, list(range(16)))]:
+        args = config_cls(
+            output_dir=str(tmp_path), max_prompt_length=max_prompt_length, num_generations=2,
+            per_device_train_batch_size=2, use_cpu=True, bf16=False, report_to="none",
+        )  # fmt: skip
+        trainer = trainer_cls(
+            model=str(QUICKSTART / "tiny-base"), reward_funcs=[lambda completions, **kw: [0.0] * len(completions)],
+            args=args, train_dataset=data, processing_class=tok,
+        )  # fmt: skip
+        assert trainer.train_dataset["prompt"] == [data["prompt"][i] for i in expected]

@@ -115,3 +115,38 @@ def test_quickstart_sft_trains_and_saves_template(tmp_path, quickstart_dir):
     assert "## Recipe" in (out / "README.md").read_text()
     mixture = json.loads((out / "mixture.json").read_text())
     assert mixture["train_rows"] == 6000
+
+
+def test_evaluation_loss_is_the_token_mean_under_the_sum_loss(tiny_base, tmp_path):
+    """The sum loss is a training rule (it scales gradients per optimizer step); evaluation reports the plain
+    per-token cross-entropy, so eval losses compare across recipes: here the mean -log p over the assistant tokens
+    of the four rows, in one batch."""
+    tok = tokenizer_for(tiny_base)
+    model = AutoModelForCausalLM.from_pretrained(tiny_base)
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for messages in ROWS:
+            enc = tok.apply_chat_template(messages, return_assistant_tokens_mask=True, return_dict=True)
+            ids = torch.tensor([enc["input_ids"]])
+            mask = torch.tensor(enc["assistant_masks"], dtype=torch.bool)[1:]
+            logp = torch.log_softmax(model(input_ids=ids).logits[0].double(), dim=-1)[:-1]
+            total += -logp.gather(1, ids[0, 1:, None])[:, 0][mask].sum().item()
+            count += int(mask.sum())
+    args = TuluSFTConfig(
+        output_dir=str(tmp_path / "eval"),
+        per_device_eval_batch_size=4,
+        loss_reduction="sum",
+        max_length=256,
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        disable_tqdm=True,
+    )
+    trainer = TuluSFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_dict({"messages": ROWS}),
+        eval_dataset=Dataset.from_dict({"messages": ROWS}),
+        processing_class=tok,
+    )
+    assert trainer.evaluate()["eval_loss"] == pytest.approx(total / count, rel=1e-5)

@@ -85,3 +85,40 @@ def test_different_tensor_names_are_refused():
         average_state_dicts([a, {"w": torch.ones(2)}])
     ints = average_state_dicts([{"step": torch.tensor([3])}, {"step": torch.tensor([5])}])
     assert ints["step"].tolist() == [3]  # non-float buffers come from the first model
+
+
+def _refused(capsys, argv: list[str]) -> str:
+    from tulu_recipes.config import run_cli
+
+    capsys.readouterr()  # only this call's output
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(soup_main, argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    return err
+
+
+def test_soup_never_overwrites_an_ingredient_or_a_finished_soup_unless_told(two_models, tmp_path, capsys):
+    from _shared import tree
+
+    (a_path, _), (b_path, _) = two_models
+    before = tree(a_path)
+    err = _refused(capsys, ["--models", str(a_path), str(b_path), "--output_dir", str(a_path), "--overwrite_output_dir",
+                            "true"])  # fmt: skip
+    assert f"output_dir {a_path} is one of the models" in err
+    assert tree(a_path) == before
+
+    out = tmp_path / "soup"
+    soup_main(["--models", str(a_path), str(b_path), "--output_dir", str(out)])
+    card = (out / "README.md").read_text()
+    assert "A model soup" in card and f"| `{a_path}` | 0.5000 |" in card and "tulu-recipes soup recipe.yaml" in card
+    finished = tree(out)
+    err = _refused(capsys, ["--models", str(b_path), str(a_path), "--output_dir", str(out)])
+    assert "holds a finished model (model.safetensors)" in err and "overwrite_output_dir: true" in err
+    assert tree(out) == finished
+
+    soup_main(["--models", str(b_path), str(a_path), "--weights", "3", "1", "--output_dir", str(out),
+               "--overwrite_output_dir", "true"])  # fmt: skip
+    card = (out / "README.md").read_text()  # the new soup's card, not the old one beside the new weights
+    assert f"| `{b_path}` | 0.7500 |" in card and f"| `{a_path}` | 0.2500 |" in card

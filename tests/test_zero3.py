@@ -21,7 +21,7 @@ pytest.importorskip("deepspeed")
 from _shared import torchrun
 
 from tulu_recipes.chat_templates import load_chat_template  # noqa: E402
-from tulu_recipes.stages.common import load_causal_lm, load_tokenizer  # noqa: E402
+from tulu_recipes.stages.common import load_model, load_tokenizer  # noqa: E402
 
 ROWS = {"sft.yaml": 48, "dpo.yaml": 16, "rlvr.yaml": 16, "reward_model.yaml": 16}
 
@@ -33,12 +33,14 @@ def _prepare(work: Path, repo_root: Path, quickstart_dir: Path, tiny_base: Path)
         (work / "recipes" / name).write_text(text.replace("fraction: 1.0", f"count: {rows}"))
     config = json.loads((repo_root / "accelerate_configs" / "ds_zero3.json").read_text())
     config["zero_optimization"]["stage3_param_persistence_threshold"] = 0  # shard even the tiny model's norms
+    # A user's plain ZeRO-3 JSON: without the gather flag, the final save must still write loadable weights.
+    del config["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"]
     (work / "zero3.json").write_text(json.dumps(config))
     (work / "zero2.json").write_text((repo_root / "accelerate_configs" / "ds_zero2.json").read_text())
     # A base with the <pad> row already added, so no run resizes embeddings; base_b differs in one weight.
     tokenizer = load_tokenizer(ModelConfig(model_name_or_path=str(tiny_base)), load_chat_template("tulu"), False)
     torch.manual_seed(0)
-    model = load_causal_lm(ModelConfig(model_name_or_path=str(tiny_base), dtype="float32"), tokenizer)
+    model = load_model(ModelConfig(model_name_or_path=str(tiny_base), dtype="float32"), tokenizer)
     for name in ("base", "base_b"):
         model.save_pretrained(work / name)
         tokenizer.save_pretrained(work / name)

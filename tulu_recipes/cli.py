@@ -6,6 +6,7 @@ Usage::
     tulu-recipes recipes                                # list the shipped recipe YAMLs
     tulu-recipes copy tulu3-8b/sft.yaml [DEST]          # copy one out for editing
     tulu-recipes convert-gguf SRC.gguf OUT_DIR          # a GGUF chat model as an fp32 HF checkpoint
+    tulu-recipes verifier-audit LABELLED.jsonl --verifier math   # a verifier against your labels
 """
 
 from __future__ import annotations
@@ -92,9 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         from tulu_recipes.convert import main as convert_main
 
         return convert_main(rest)
+    if command == "verifier-audit":
+        from tulu_recipes.verifier_audit import main as audit_main
+
+        return run_cli(audit_main, rest)
     if command not in STAGES:
         raise SystemExit(
-            f"error: unknown command {command!r}; stages: {', '.join(STAGES)}; or recipes, copy, convert-gguf"
+            f"error: unknown command {command!r}; stages: {', '.join(STAGES)}; "
+            "or recipes, copy, convert-gguf, verifier-audit"
         )
     module = importlib.import_module(STAGES[command])
     run_cli(module.main, rest)

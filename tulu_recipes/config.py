@@ -7,7 +7,8 @@ of one of the dataclasses, and YAML values must have the field's type. A mistake
 model or data is loaded, naming the file, the key and the closest valid key. Keys that transformers 5 or
 TRL removed get a message saying what replaces them.
 
-Conventions: a top-level `env:` mapping is exported to the environment (as TRL does); a string value in the
+Conventions: a top-level `env:` mapping is exported to the environment (as TRL does; saved recipes show its values
+as `<redacted>`, read back from the environment at run time); a string value in the
 YAML that starts with `./` or `../` is a path relative to the recipe file, so shipped recipes work from any
 working directory; one that starts with `tulu-recipes://` names a file bundled with the package's recipes
 (`tulu-recipes copy` writes bundled paths that way, so a copied recipe still finds them).
@@ -31,7 +32,9 @@ from typing import Any
 import yaml
 from trl import TrlParser
 
+from tulu_recipes.ranges import range_errors
 from tulu_recipes.recipe_help import handle_help
+from tulu_recipes.secrets import hand_hub_token_to_environment, redact_recipe, restore_redacted
 
 REMOVED_KEYS: dict[str, str] = {
     "warmup_ratio": "transformers 5 removed it; use `warmup_steps: {value}` (a float below 1 is a ratio of the "
@@ -52,6 +55,7 @@ STRING_OR_LIST_KEYS = ("lora_target_modules", "lora_target_parameters")
 
 INIT_VALUES = "_tulu_init_values"  # attribute parse_recipe sets on each config: the values it was built from
 RECIPE_ENV = "_tulu_recipe_env"  # and on the first config: the recipe's `env:` mapping
+RESOLVED_PATHS = "_tulu_resolved_paths"  # and on the first config: {absolute path: how the recipe wrote it}
 RECIPE_HEADER = "# Fully resolved recipe written by tulu-recipes; run it again as is."
 
 
@@ -100,15 +104,37 @@ def bundled_path(value: str) -> str:
     return str(path)
 
 
-def _resolve_relative(value: Any, base: Path) -> Any:
+def _resolve_relative(value: Any, base: Path, seen: dict[str, str]) -> Any:
+    """`./x`, `../x` (relative to the recipe) and `tulu-recipes://x` as absolute paths; `seen` maps each
+    resolved path back to the recipe's spelling, so saved recipes and cards show no machine paths."""
     if isinstance(value, str) and (value.startswith("./") or value.startswith("../")):
-        return str((base / value).resolve())
+        resolved = str((base / value).resolve())
+        seen[resolved] = value
+        return resolved
     if isinstance(value, str) and value.startswith(BUNDLED_SCHEME):
-        return bundled_path(value)
+        resolved = bundled_path(value)
+        seen[resolved] = value
+        return resolved
     if isinstance(value, list):
-        return [_resolve_relative(v, base) for v in value]
+        return [_resolve_relative(v, base, seen) for v in value]
     if isinstance(value, dict):
-        return {k: _resolve_relative(v, base) for k, v in value.items()}
+        return {k: _resolve_relative(v, base, seen) for k, v in value.items()}
+    return value
+
+
+def _unresolve(value: Any, seen: dict[str, str], folder: Path | None) -> Any:
+    """The inverse of `_resolve_relative` for a recipe saved in `folder`: a bundled file by its scheme, a path the
+    recipe wrote relatively as `./`/`../` relative to `folder` (or as written, without a folder)."""
+    if isinstance(value, str) and value in seen:
+        original = seen[value]
+        if original.startswith(BUNDLED_SCHEME) or folder is None:
+            return original
+        relative = os.path.relpath(value, Path(folder).resolve())
+        return "./" if relative == "." else relative if relative.startswith("..") else f"./{relative}"
+    if isinstance(value, list):
+        return [_unresolve(v, seen, folder) for v in value]
+    if isinstance(value, dict):
+        return {k: _unresolve(v, seen, folder) for k, v in value.items()}
     return value
 
 
@@ -219,9 +245,11 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
     parser = TrlParser(list(dataclass_types))
     env: dict[str, Any] = {}
     recipe: dict[str, Any] = {}
+    resolved_paths: dict[str, str] = {}
     known = _fields(dataclass_types)
     if recipe_path is not None:
         recipe = load_yaml(recipe_path)
+        restore_redacted(recipe, recipe_path)  # a saved recipe: its redacted `env:` values come from the environment
         env = recipe.pop("env", None) or {}
         if not isinstance(env, dict):
             raise RecipeError(f"'env' in {recipe_path} must be a mapping of environment variables")
@@ -234,7 +262,7 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
         check_recipe(recipe, dataclass_types, recipe_path)
         for name, value in env.items():
             os.environ[str(name)] = str(value)
-        recipe = _resolve_relative(recipe, Path(recipe_path).resolve().parent)
+        recipe = _resolve_relative(recipe, Path(recipe_path).resolve().parent, resolved_paths)
         parser.set_defaults_with_config(**recipe)
     handle_help(parser, dataclass_types, cli)
     given = set(recipe) if recipe_path is not None else set()
@@ -256,6 +284,10 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
     *instances, remaining = parsed
     if remaining:
         raise RecipeError(f"unexpected arguments on the command line: {' '.join(remaining)}")
+    for key, message in range_errors(instances):
+        from_cli = any(t[2:].split("=", 1)[0].replace("-", "_") == key for t in cli if t.startswith("--"))
+        where = "the command line" if from_cli or not recipe_path else recipe_path
+        raise RecipeError(f"invalid recipe {where}: {message}")
     # What the recipe and the command line set, as each config received it before its __post_init__ derived
     # other values: the saved recipe writes these plus class defaults, so TRL accepts it back (`resolved_recipe`).
     namespace = vars(parser.parse_known_args(args=cli)[0])
@@ -269,9 +301,13 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
                 init[f.name] = namespace[f.name]
             elif _class_default(f) == namespace[f.name]:  # a default the parser hands back as it is
                 init[f.name] = namespace[f.name]
-        object.__setattr__(instance, INIT_VALUES, init)
+        # Redacted here already: transformers pickles the whole config, these attributes too, into training_args.bin.
+        object.__setattr__(instance, INIT_VALUES, redact_recipe(init))
+        hand_hub_token_to_environment(instance)
     if recipe_path is not None and env:
-        object.__setattr__(instances[0], RECIPE_ENV, dict(env))
+        object.__setattr__(instances[0], RECIPE_ENV, redact_recipe({"env": env})["env"])
+    if resolved_paths:
+        object.__setattr__(instances[0], RESOLVED_PATHS, resolved_paths)
     return tuple(instances)
 
 
@@ -307,14 +343,16 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def resolved_recipe(*configs: Any) -> dict[str, Any]:
+def resolved_recipe(*configs: Any, folder: str | Path | None = None) -> dict[str, Any]:
     """Every init field of every config, as one flat mapping that runs again unchanged.
 
     A config from `parse_recipe` gives what the recipe and the command line set, and the class defaults of the
     other fields (those the parser hands back unchanged; the rest are left out and take their default again).
     Never the values its __post_init__ derived, which TRL may refuse back together (GRPOConfig fills
     `generation_batch_size` from `steps_per_generation`, then rejects both set). A config built directly gives
-    its field values. An `env:` mapping of the recipe comes first.
+    its field values. An `env:` mapping of the recipe comes first. Secrets are redacted (`tulu_recipes.secrets`).
+    Paths the recipe wrote as `./x` or `tulu-recipes://x` are written that way again, relative to `folder` (where
+    the saved recipe lives), so no machine path of the run shows; paths written otherwise stay as given.
     """
     out: dict[str, Any] = {}
     env = next((getattr(c, RECIPE_ENV) for c in configs if hasattr(c, RECIPE_ENV)), None)
@@ -328,7 +366,8 @@ def resolved_recipe(*configs: Any) -> dict[str, Any]:
                     out[f.name] = _jsonable(getattr(config, f.name))
                 elif f.name in init:
                     out[f.name] = _jsonable(init[f.name])
-    return out
+    seen = next((getattr(c, RESOLVED_PATHS) for c in configs if hasattr(c, RESOLVED_PATHS)), {})
+    return redact_recipe(_unresolve(out, seen, Path(folder) if folder is not None else None))
 
 
 def _class_default(f: dataclasses.Field) -> Any:
@@ -339,23 +378,17 @@ def _class_default(f: dataclasses.Field) -> Any:
     return dataclasses.MISSING
 
 
-def recipe_yaml(*configs: Any) -> str:
+def recipe_yaml(*configs: Any, folder: str | Path | None = None) -> str:
     """The resolved recipe as YAML text: the body of recipe.yaml and of the model card's recipe section."""
-    return yaml.safe_dump(resolved_recipe(*configs), sort_keys=False, allow_unicode=True)
+    return yaml.safe_dump(resolved_recipe(*configs, folder=folder), sort_keys=False, allow_unicode=True)
 
 
 def save_recipe(output_dir: str | Path, *configs: Any, filename: str = "recipe.yaml") -> Path:
     """Write the fully resolved recipe next to the outputs; it can be run again as is."""
     path = Path(output_dir) / filename
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{RECIPE_HEADER}\n{recipe_yaml(*configs)}", encoding="utf-8")
+    path.write_text(f"{RECIPE_HEADER}\n{recipe_yaml(*configs, folder=path.parent)}", encoding="utf-8")
     return path
-
-
-def recipe_markdown(*configs: Any) -> str:
-    """The resolved recipe as a fenced YAML block for a model card."""
-    body = recipe_yaml(*configs)
-    return f"## Recipe\n\nTrained with tulu-recipes using this fully resolved recipe:\n\n```yaml\n{body}```\n"
 
 
 def run_cli(main: typing.Callable[[list[str] | None], Any], argv: list[str] | None = None) -> Any:

@@ -33,7 +33,7 @@ value model too.
 
 from __future__ import annotations
 
-import os
+import atexit
 from typing import Any
 
 import torch
@@ -47,10 +47,6 @@ def uses_deepspeed(training_args: Any) -> bool:
     """A DeepSpeed run: `--deepspeed <json>` or an `accelerate launch` with a DeepSpeed config."""
     plugin = getattr(training_args, "deepspeed_plugin", None)
     return bool(getattr(training_args, "deepspeed", None)) or plugin is not None
-
-
-def uses_fsdp(training_args: Any) -> bool:
-    return bool(getattr(training_args, "fsdp", None)) or os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true"
 
 
 def deepspeed_config(training_args: Any) -> dict[str, Any]:
@@ -80,12 +76,37 @@ def zero_stage(training_args: Any) -> int:
     return int((deepspeed_config(training_args).get("zero_optimization") or {}).get("stage", 0) or 0)
 
 
+_exit_hook_registered = False
+
+
+def _destroy_process_group_at_exit() -> None:
+    """Tear the process group down before the interpreter exits.
+
+    Left to interpreter shutdown, gloo's threads can be destroyed while still joinable, and a rank that has
+    already saved its model aborts with `terminate called without an active exception` (exit 1 in 3 of 13
+    `torchrun --nproc_per_node 2` runs). No barrier: a rank that failed must not leave the others waiting.
+    """
+    global _exit_hook_registered
+    import torch.distributed as dist
+
+    if _exit_hook_registered or not (dist.is_available() and dist.is_initialized()):
+        return
+
+    def destroy() -> None:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+    atexit.register(destroy)
+    _exit_hook_registered = True
+
+
 def setup_distributed(training_args: Any) -> None:
     """Start the process group (as `TrainingArguments` would) and, for DeepSpeed, bind `deepspeed.comm` to it.
 
     Call right after parsing the recipe, before any model is loaded (ZeRO-3 builds models under zero.Init).
     """
     _ = training_args.world_size  # transformers' device setup: creates accelerate's PartialState / process group
+    _destroy_process_group_at_exit()
     if not uses_deepspeed(training_args):
         return
     import deepspeed
@@ -123,3 +144,14 @@ def check_master_weights(model: torch.nn.Module, training_args: Any, what: str =
             f"the {what} has {len(half)} trainable half-precision parameters (e.g. {half[0]}); a plain optimizer "
             "needs fp32 master weights: load it with `trainable_dtype(...)` (float32, trained under bf16 autocast)"
         )
+
+
+def gather_weights_on_save(engine: Any) -> None:
+    """Make a ZeRO-3 engine gather the full weights when the model is saved, whatever its JSON says.
+
+    Without `stage3_gather_16bit_weights_on_model_save`, transformers' `save_model` writes only DeepSpeed's sharded
+    `global_step*` states: a run that finishes without loadable weights. The flag only matters at save time (its
+    cost is one gather per save), so the final save always sets it.
+    """
+    if engine is not None and engine.zero_optimization_partition_weights():
+        engine._config.zero_config.gather_16bit_weights_on_model_save = True

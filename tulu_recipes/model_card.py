@@ -3,7 +3,7 @@
 Written by hand because neither library writes this card: TRL's `create_model_card` knows the trainer but not the
 recipe's mixture, decontamination or verifiers, and PEFT's template is a form of "[More Information Needed]"
 fields. The card replaces both. Its recipe section is the same YAML text as `recipe.yaml`
-(`tulu_recipes.config.recipe_yaml`), so the two always agree.
+(`tulu_recipes.config.recipe_yaml`), so the two always agree; neither holds a secret (`tulu_recipes.secrets`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from tulu_recipes.config import recipe_yaml, resolved_recipe
+from tulu_recipes.secrets import scrub_text
 
 CARD = "README.md"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -153,6 +154,29 @@ def _evaluation(output_dir: Path, log_history: list[dict[str, Any]]) -> list[str
     return ["## Evaluation", "", *lines] if lines else []
 
 
+def _usage(model_id: str, stage: str, lora: bool) -> list[str]:
+    """A snippet that loads the model and chats with it (a reward model: scores one conversation)."""
+    if stage == "reward_model":
+        load = ["from transformers import AutoModelForSequenceClassification, AutoTokenizer", "",
+                f'tokenizer = AutoTokenizer.from_pretrained("{model_id}")',
+                f'model = AutoModelForSequenceClassification.from_pretrained("{model_id}")']  # fmt: skip
+        use = ['chat = [{"role": "user", "content": "What is 7 times 8?"}, {"role": "assistant", "content": "56"}]',
+               "ids = tokenizer.apply_chat_template(chat, return_tensors=\"pt\", return_dict=True)",
+               "print(model(**ids).logits[0, 0].item())  # the reward"]  # fmt: skip
+    else:
+        cls = "AutoPeftModelForCausalLM" if lora else "AutoModelForCausalLM"
+        module = "peft" if lora else "transformers"
+        load = [f"from {module} import {cls}", "from transformers import AutoTokenizer", "",
+                f'tokenizer = AutoTokenizer.from_pretrained("{model_id}")',
+                f'model = {cls}.from_pretrained("{model_id}")']  # fmt: skip
+        use = ['chat = [{"role": "user", "content": "What is 7 times 8?"}]',
+               "ids = tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_tensors=\"pt\", "
+               "return_dict=True)",
+               "out = model.generate(**ids, max_new_tokens=256)",
+               'print(tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True))']  # fmt: skip
+    return ["## Usage", "", "```python", *load, *use, "```"]
+
+
 def model_card(
     output_dir: str | Path,
     stage: str,
@@ -163,7 +187,7 @@ def model_card(
     world_size: int = 1,
 ) -> str:
     """The card's text: YAML metadata, summary, data mixture, decontamination, evaluation, then the recipe."""
-    recipe = resolved_recipe(*configs)
+    recipe = resolved_recipe(*configs, folder=output_dir)
     base = recipe.get("model_name_or_path")
     lora = bool(recipe.get("use_peft"))
     _, pipeline_tag, stage_tags = STAGES.get(stage, ("", "text-generation", []))
@@ -189,6 +213,7 @@ def model_card(
     lines += _summary(stage, recipe, data, world_size, log_history or [])
     if not hub_id(base):
         lines += ["", f"Base model: the local checkpoint `{base}`."]
+    lines += ["", *_usage(recipe.get("hub_model_id") or f"path/to/{name}", stage, lora)]
     if data is not None:
         lines += ["", "## Training data", "", data.to_markdown().rstrip()]
     lines += ["", *_decontamination(recipe, report)]
@@ -202,7 +227,7 @@ def model_card(
         f"`recipe.yaml` next to this card; run it again with `tulu-recipes {stage.replace('_', '-')} recipe.yaml`:",
         "",
         "```yaml",
-        recipe_yaml(*configs).rstrip(),
+        recipe_yaml(*configs, folder=output_dir).rstrip(),
         "```",
         "",
     ]
@@ -211,5 +236,45 @@ def model_card(
 
 def write_model_card(output_dir: str | Path, stage: str, configs: tuple[Any, ...], **kw: Any) -> Path:
     path = Path(output_dir) / CARD
-    path.write_text(model_card(output_dir, stage, configs, **kw), encoding="utf-8")
+    # The recipe section is redacted already; the rest (data paths, metrics) may still quote a secret value.
+    path.write_text(scrub_text(model_card(output_dir, stage, configs, **kw)), encoding="utf-8")
+    return path
+
+
+def write_soup_card(output_dir: str | Path, args: Any, weights: list[float]) -> Path:
+    """The card of a model soup: its ingredients and weights, the parent card's license, and the recipe."""
+    parent = card_metadata(Path(args.models[0]) / CARD) if not hub_id(args.models[0]) else {}
+    meta: dict[str, Any] = {}
+    if parent.get("license"):
+        meta["license"] = parent["license"]
+    hub = [m for m in args.models if hub_id(m)]
+    if hub:
+        meta["base_model"] = list(dict.fromkeys(hub))
+    meta.update(library_name="transformers", pipeline_tag="text-generation", tags=["tulu-recipes", "tulu3", "soup"])
+    rows = [f"| `{m}` | {w:.4f} |" for m, w in zip(args.models, weights, strict=True)]
+    lines = [
+        "---",
+        yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).rstrip(),
+        "---",
+        "",
+        f"# {Path(output_dir).resolve().name}",
+        "",
+        f"A model soup: the weighted average of {len(args.models)} checkpoints of one architecture, with the first "
+        "one's config and tokenizer (`soup.json` lists them).",
+        "",
+        "| ingredient | weight |",
+        "|---|---:|",
+        *rows,
+        "",
+        "## Recipe",
+        "",
+        "`recipe.yaml` next to this card; run it again with `tulu-recipes soup recipe.yaml`:",
+        "",
+        "```yaml",
+        recipe_yaml(args, folder=output_dir).rstrip(),
+        "```",
+        "",
+    ]
+    path = Path(output_dir) / CARD
+    path.write_text("\n".join(lines), encoding="utf-8")
     return path

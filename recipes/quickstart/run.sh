@@ -46,7 +46,7 @@ echo
 echo "== 5/5 Evaluation: greedy held-out accuracy of every stage =="
 "$py" -m tulu_recipes.stages.evaluate "$here/evaluate.yaml" \
   --models "$here/tiny-base" "$out/sft" "$out/dpo" "$out/rlvr" --model_names base SFT DPO RLVR \
-  --output_dir "$out/eval" --disable_tqdm true
+  --output_dir "$out/eval" --disable_tqdm true --overwrite_output_dir true
 
 echo
 echo "Quickstart finished in $(( $(date +%s) - start ))s. Outputs:"

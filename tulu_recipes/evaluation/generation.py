@@ -33,6 +33,7 @@ class GenerationSettings:
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.9
     show_progress: bool = True
+    vllm_subprocess: bool = True  # each model's vLLM engine in its own process (see evaluation/vllm_engine.py)
 
 
 def resolve_backend(name: str) -> str:
@@ -88,24 +89,9 @@ def _transformers_generate(
 
 
 def _vllm_generate(model_path: str, prompts: Sequence[list[dict]], settings: GenerationSettings) -> list[str]:
-    from vllm import LLM, SamplingParams
+    from tulu_recipes.evaluation.vllm_engine import generate_here, generate_in_child
 
-    from tulu_recipes.evaluation.decoding import chat_prompt_text
-
-    tokenizer = load_tokenizer(model_path, settings.chat_template)
-    token_prompts = [
-        {"prompt_token_ids": tokenizer(chat_prompt_text(tokenizer, p), add_special_tokens=False)["input_ids"]}
-        for p in prompts
-    ]
-    llm = LLM(
-        model=model_path,
-        dtype=settings.dtype,
-        tensor_parallel_size=settings.tensor_parallel_size,
-        gpu_memory_utilization=settings.gpu_memory_utilization,
-    )
-    params = SamplingParams(temperature=0.0, max_tokens=settings.max_new_tokens)
-    results = llm.generate(token_prompts, params, use_tqdm=settings.show_progress)
-    return [r.outputs[0].text for r in results]
+    return (generate_in_child if settings.vllm_subprocess else generate_here)(model_path, prompts, settings)
 
 
 def generate(

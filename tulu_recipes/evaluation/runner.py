@@ -1,7 +1,8 @@
 """Evaluate several models on several tasks: one generation pass per model over all prompts, then scoring.
 
-Per-example outputs go to `<output_dir>/predictions/<model>/<task>.jsonl` (prompt, completion, gold, verdict),
-so any number in the table can be traced back to the completions behind it.
+Per-example outputs go to `<output_dir>/predictions/<model>/<task>.jsonl` (prompt, completion, gold, verdict, and
+the `group` and IFEval per-instruction verdicts where a task has them), so any number in the table can be traced
+back to the completions behind it, and bootstrapped from them.
 """
 
 from __future__ import annotations
@@ -34,11 +35,17 @@ def score_task(task: EvalTask, completions: Sequence[str]) -> TaskScore:
     )
 
 
+def predictions_path(output_dir: str | Path, label: str, task: str) -> Path:
+    return Path(output_dir) / "predictions" / _safe(label) / f"{task}.jsonl"
+
+
 def _write_predictions(path: Path, task: EvalTask, completions: Sequence[str], result: TaskScore) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    details = result.details or [{} for _ in completions]
     with open(path, "w", encoding="utf-8") as fh:
-        for ex, text, ok in zip(task.examples, completions, result.correct, strict=True):
+        for ex, text, ok, extra in zip(task.examples, completions, result.correct, details, strict=True):
             row = {"prompt": ex.messages, "completion": text, "ground_truth": ex.ground_truth, "correct": ok}
+            row.update({"group": ex.group} if ex.group is not None else {}, **extra)
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
@@ -77,6 +84,5 @@ def evaluate_models(models: Sequence[tuple[str, str]], tasks: Sequence[EvalTask]
             results["scores"][label][task.name] = result.metrics
             logger.info("%s %s: %s %.4f", label, task.name, result.primary, result.value)
             if output_dir is not None:
-                _write_predictions(Path(output_dir) / "predictions" / _safe(label) / f"{task.name}.jsonl",
-                                   task, chunk, result)
+                _write_predictions(predictions_path(output_dir, label, task.name), task, chunk, result)
     return results

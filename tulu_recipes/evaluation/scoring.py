@@ -25,6 +25,9 @@ class TaskScore:
     metrics: dict[str, float]
     primary: str
     correct: list[bool] = field(repr=False)
+    # per-example fields saved with each prediction (IFEval: per-instruction `strict` and `loose` verdicts), so
+    # every metric, not only the primary one, can be recomputed and bootstrapped from the predictions
+    details: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
     def value(self) -> float:
@@ -35,31 +38,36 @@ def _mean(values: Sequence[bool]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def verdicts(verifier: str, completions: Sequence[str], ground_truths: Sequence[Any]) -> list[bool]:
-    """True where the named verifier gives a completion its full reward."""
+def verdicts(verifier: str, completions: Sequence[str], ground_truths: Sequence[Any], **columns: Any) -> list[bool]:
+    """True where the named verifier gives a completion its full reward (`columns`: e.g. `dataset` for routing)."""
     from rewards import load_reward
 
-    scores = load_reward(verifier)(completions=list(completions), ground_truth=list(ground_truths))
+    scores = load_reward(verifier)(completions=list(completions), ground_truth=list(ground_truths), **columns)
     return [s is not None and s > 0 for s in scores]
 
 
-def ifeval_metrics(completions: Sequence[str], ground_truths: Sequence[dict]) -> tuple[dict[str, float], list[bool]]:
-    """Prompt/instruction-level strict and loose accuracy; returns the per-prompt loose verdicts too."""
+def ifeval_metrics(completions: Sequence[str], ground_truths: Sequence[dict]
+                   ) -> tuple[dict[str, float], list[bool], list[dict[str, list[bool]]]]:
+    """Prompt/instruction-level strict and loose accuracy; returns the per-prompt loose verdicts and each prompt's
+    per-instruction `strict` and `loose` verdicts too."""
     from rewards.ifeval import check_instructions
 
     metrics: dict[str, float] = {}
     per_prompt: dict[str, list[bool]] = {}
+    details: list[dict[str, list[bool]]] = [{} for _ in completions]
     for mode in ("strict", "loose"):
         results = [
             check_instructions(gt.get("prompt", ""), text, gt["instruction_id_list"], gt.get("kwargs") or [],
                                loose=mode == "loose")
             for text, gt in zip(completions, ground_truths, strict=True)
         ]
+        for d, r in zip(details, results, strict=True):
+            d[mode] = [bool(v) for v in r]
         per_prompt[mode] = [all(r) for r in results]
         metrics[f"prompt_level_{mode}"] = _mean(per_prompt[mode])
         flat = [v for r in results for v in r]
         metrics[f"instruction_level_{mode}"] = _mean(flat)
-    return metrics, per_prompt["loose"]
+    return metrics, per_prompt["loose"], details
 
 
 def score(kind: str, completions: Sequence[str], ground_truths: Sequence[Any],
@@ -71,19 +79,15 @@ def score(kind: str, completions: Sequence[str], ground_truths: Sequence[Any],
         import json
 
         truths = [json.loads(g) if isinstance(g, str) else g for g in ground_truths]
-        metrics, correct = ifeval_metrics(completions, truths)
-        return TaskScore(metrics, PRIMARY[kind], correct)
+        metrics, correct, details = ifeval_metrics(completions, truths)
+        return TaskScore(metrics, PRIMARY[kind], correct, details)
     if kind in ("gsm8k", "math"):
         correct = verdicts(kind, completions, ground_truths)
     elif kind == "verifiable":
         if verifiers is None:
             raise ValueError("a verifiable task needs one verifier name per example")
-        correct = [False] * len(completions)
-        for name in sorted(set(verifiers)):
-            idx = [i for i, v in enumerate(verifiers) if v == name]
-            for i, ok in zip(idx, verdicts(name, [completions[i] for i in idx], [ground_truths[i] for i in idx]),
-                             strict=True):
-                correct[i] = ok
+        # routed by the same dispatcher as training's `verifiable` reward: one rule for which verifier judges a row
+        correct = verdicts("verifiable", completions, ground_truths, dataset=list(verifiers))
     else:
         raise ValueError(f"unknown task kind {kind!r}")
     metrics = {"accuracy": _mean(correct)}

@@ -9,7 +9,11 @@ test split, 8 shots from the fixed few-shot source `STD:GSM8k` (the Wei et al. 2
 `Answer: <reasoning> So the answer is N.`, the test question is the last user turn, and the model continues the
 assistant prefix `Answer:` that `oe_eval/run_eval.py::convert_chat_instance` appends to the rendered generation
 prompt. Here that prefix is a trailing assistant message, which the generation code appends the same way
-(`tulu_recipes.evaluation.decoding.chat_prompt_text`). MATH keeps its exemplars in the single user turn.
+(`tulu_recipes.evaluation.decoding.chat_prompt_text`). MATH gives its 4 Minerva exemplars the same way, as
+separate chat turns (`Problem:` user turns, `Solution:` assistant turns ending in the Minerva final line, then the
+problem and the assistant prefix `Solution:`), which is how issue #26 describes OLMES `minerva_math::tulu`; the
+OLMES task configs could not be read here to check it line by line. `math_fewshot_as_multiturn: false` keeps the
+exemplars in one user turn (the layout before).
 
 A local task is a JSONL of open-instruct RLVR rows (`messages` ending in a user turn, `ground_truth`, `dataset`),
 scored by the `verifiable` reward, which routes each row on its `dataset` value.
@@ -71,16 +75,22 @@ def gsm8k_gold(answer: str) -> str:
 GSM8K_ASSISTANT_PREFIX = "Answer:"
 
 
+def fewshot_chat(shots: list[tuple[str, str]], question: str, prefix: str) -> list[dict[str, str]]:
+    """Few-shot as multi-turn chat: a user/assistant pair per shot, the question, then the assistant `prefix` the
+    model continues."""
+    messages = []
+    for user, assistant in shots:
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    return [*messages, {"role": "user", "content": question}, {"role": "assistant", "content": prefix}]
+
+
 def gsm8k_messages(question: str, num_shots: int = 8) -> list[dict[str, str]]:
     """OLMES `gsm8k::tulu`: the shots as multi-turn chat, the question, then the assistant prefix `Answer:`."""
-    messages = []
-    for s in read_jsonl(DATA / "gsm8k_8shot.jsonl")[:num_shots]:
-        messages.append({"role": "user", "content": f"Question: {s['question']}"})
-        answer = f"{GSM8K_ASSISTANT_PREFIX} {s['rationale']} So the answer is {s['answer']}."
-        messages.append({"role": "assistant", "content": answer})
-    messages.append({"role": "user", "content": f"Question: {question}"})
-    messages.append({"role": "assistant", "content": GSM8K_ASSISTANT_PREFIX})
-    return messages
+    shots = [
+        (f"Question: {s['question']}", f"{GSM8K_ASSISTANT_PREFIX} {s['rationale']} So the answer is {s['answer']}.")
+        for s in read_jsonl(DATA / "gsm8k_8shot.jsonl")[:num_shots]
+    ]
+    return fewshot_chat(shots, f"Question: {question}", GSM8K_ASSISTANT_PREFIX)
 
 
 def gsm8k_prompt(question: str, num_shots: int = 8) -> str:
@@ -101,6 +111,19 @@ def math_prompt(problem: str, num_shots: int = 4) -> str:
     ]
     parts.append(f"Problem:\n{problem}\n\nSolution:")
     return "\n\n".join(parts)
+
+
+MATH_ASSISTANT_PREFIX = "Solution:"
+
+
+def math_messages(problem: str, num_shots: int = 4) -> list[dict[str, str]]:
+    """Minerva exemplars as multi-turn chat (as `gsm8k_messages`), the problem, then the prefix `Solution:`."""
+    final = "Final Answer: The final answer is ${}$. I hope it is correct."
+    shots = [
+        (f"Problem:\n{s['problem']}", f"{MATH_ASSISTANT_PREFIX}\n{s['solution']}\n{final.format(s['answer'])}")
+        for s in read_jsonl(DATA / "math_minerva_4shot.jsonl")[:num_shots]
+    ]
+    return fewshot_chat(shots, f"Problem:\n{problem}", MATH_ASSISTANT_PREFIX)
 
 
 def math_gold(row: dict) -> str:
@@ -124,18 +147,24 @@ def gsm8k_task(path: str | Path, num_shots: int = 8, limit: int | None = None, s
     return EvalTask("gsm8k", "gsm8k", examples, settings)
 
 
-def math_task(path: str | Path, num_shots: int = 4, limit: int | None = None, seed: int | None = None) -> EvalTask:
+def math_task(
+    path: str | Path, num_shots: int = 4, limit: int | None = None, seed: int | None = None, multiturn: bool = True
+) -> EvalTask:
     rows = _subset(read_jsonl(path), limit, seed)
+    prompt = (lambda p: math_messages(p, num_shots)) if multiturn else (
+        lambda p: [{"role": "user", "content": math_prompt(p, num_shots)}]
+    )
     examples = [
         Example(
-            [{"role": "user", "content": math_prompt(r["problem"], num_shots)}],
+            prompt(r["problem"]),
             math_gold(r),
             "math",
             group=r.get("subject") or r.get("type"),
         )
         for r in rows
     ]
-    return EvalTask("math", "math", examples, {"num_shots": num_shots, "path": str(path)})
+    layout = "minerva_math::tulu (few-shot as multi-turn)" if multiturn else "Minerva, exemplars in one user turn"
+    return EvalTask("math", "math", examples, {"num_shots": num_shots, "format": layout, "path": str(path)})
 
 
 def ifeval_task(path: str | Path, limit: int | None = None, seed: int | None = None) -> EvalTask:
@@ -155,7 +184,7 @@ def ifeval_task(path: str | Path, limit: int | None = None, seed: int | None = N
 def jsonl_task(path: str | Path, name: str | None = None, limit: int | None = None,
                seed: int | None = None) -> EvalTask:
     """Open-instruct RLVR rows (`messages`, `ground_truth`, `dataset`) scored by the `verifiable` reward."""
-    from rewards.registry import REGISTRY
+    from rewards.verifiable import verifier_for
 
     rows = _subset(read_jsonl(path), limit, seed)
     examples = []
@@ -163,8 +192,8 @@ def jsonl_task(path: str | Path, name: str | None = None, limit: int | None = No
         missing = [k for k in ("messages", "ground_truth", "dataset") if k not in r]
         if missing:
             raise ValueError(f"{path} row {i}: missing {', '.join(missing)} (need messages, ground_truth, dataset)")
-        verifier = str(r["dataset"]).strip().lower()
-        if verifier not in REGISTRY or verifier == "verifiable":
+        verifier = verifier_for(str(r["dataset"]))
+        if verifier is None:
             raise ValueError(f"{path} row {i}: no verifier for dataset {r['dataset']!r}")
         messages = list(r["messages"])
         if messages and messages[-1]["role"] == "assistant":
@@ -174,7 +203,7 @@ def jsonl_task(path: str | Path, name: str | None = None, limit: int | None = No
 
 
 def build_task(spec: str, data_dir: str | Path | None = None, limit: int | None = None, seed: int | None = None,
-               gsm8k_shots: int = 8, math_shots: int = 4) -> EvalTask:
+               gsm8k_shots: int = 8, math_shots: int = 4, math_multiturn: bool = True) -> EvalTask:
     """`gsm8k`, `math`, `ifeval` (read from `data_dir`, or `name=path`), or a local `.jsonl` (`name=path` too)."""
     name, _, path = spec.partition("=") if "=" in spec else (None, "", spec)
     key = (name or spec).lower()
@@ -190,7 +219,7 @@ def build_task(spec: str, data_dir: str | Path | None = None, limit: int | None 
         if key == "gsm8k":
             return gsm8k_task(path, gsm8k_shots, limit, seed)
         if key == "math":
-            return math_task(path, math_shots, limit, seed)
+            return math_task(path, math_shots, limit, seed, math_multiturn)
         return ifeval_task(path, limit, seed)
     if not path.endswith(".jsonl"):
         raise ValueError(f"unknown task {spec!r}: use gsm8k, math, ifeval, or a .jsonl file of verifiable rows")

@@ -3,7 +3,9 @@
 Rule: every backend takes a list of chat messages and returns a :class:`Completion`. Failures that are worth
 retrying (HTTP 429, 5xx, timeouts, dropped connections, unparsable bodies) raise :class:`TransientError`;
 failures that will not go away (HTTP 4xx other than 429, a missing API key) raise :class:`FatalError`.
-API keys are read from the environment variable named in the spec, at call time, and never stored.
+API keys are read from the environment variable named in the spec, at call time, and never stored; error
+messages pass through `tulu_recipes.secrets.scrub_error`, so a server that echoes the request cannot put the key
+into an exception (the executor scrubs again, for any backend and HTTP client).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
+
+from tulu_recipes.secrets import remember, scrub_error
 
 Messages = list[dict[str, str]]
 
@@ -90,6 +94,11 @@ class ModelSpec:
         return cls(**spec)
 
     @property
+    def endpoint(self) -> str:
+        """Where requests go, for messages: the base URL, or the local backend and model."""
+        return self.base_url or f"{self.backend}:{self.model or self.name}"
+
+    @property
     def model_id(self) -> str:
         return self.model or self.name
 
@@ -126,6 +135,7 @@ class OpenAIBackend:
             key = os.environ.get(self.spec.api_key_env)
             if not key:
                 raise FatalError(f"environment variable {self.spec.api_key_env} is not set")
+            remember(key)  # its name need not say "key": scrubbers must know the value
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
@@ -146,13 +156,13 @@ class OpenAIBackend:
             with urllib.request.urlopen(request, timeout=self.spec.timeout) as response:
                 raw = response.read()
         except urllib.error.HTTPError as err:
-            detail = err.read()[:300].decode(errors="replace")
+            detail = scrub_error(err.read()[:300].decode(errors="replace"))
             if err.code == 429 or err.code >= 500:
                 retry_after = _parse_retry_after(err.headers.get("Retry-After"))
                 raise TransientError(f"HTTP {err.code}: {detail}", retry_after=retry_after) from err
             raise FatalError(f"HTTP {err.code}: {detail}") from err
         except (TimeoutError, ConnectionError, urllib.error.URLError) as err:
-            raise TransientError(f"request failed: {err!r}") from err
+            raise TransientError(scrub_error(f"request failed: {err!r}")) from err
         return _parse_chat_response(raw)
 
 
@@ -170,9 +180,9 @@ def _parse_chat_response(raw: bytes) -> Completion:
         choice = data["choices"][0]
         text = choice["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError) as err:
-        raise MalformedOutputError(f"malformed chat response: {raw[:200]!r}") from err
+        raise MalformedOutputError(scrub_error(f"malformed chat response: {raw[:200]!r}")) from err
     if not isinstance(text, str):
-        raise MalformedOutputError(f"completion content is not text: {text!r}")
+        raise MalformedOutputError(scrub_error(f"completion content is not text: {text!r}"))
     usage = data.get("usage") or {}
     return Completion(
         text=text,

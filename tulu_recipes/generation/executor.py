@@ -8,6 +8,8 @@ Rules:
 - :class:`~tulu_recipes.generation.backends.TransientError` is retried with exponential backoff and seeded
   jitter; after ``max_retries`` (or on any other error) the item is logged to ``<output>.failed.jsonl`` and
   the run goes on. Failed items are not "finished": the next run tries them again.
+- Nothing written or logged holds a secret: records pass through `scrub_values`, error texts (in failure records
+  and retry/failure logs) through `scrub_error`, whichever backend or HTTP client raised them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tulu_recipes.config import RecipeError
+from tulu_recipes.secrets import scrub_error, scrub_values
 
 from .backends import TransientError
 
@@ -122,7 +127,7 @@ class _Appender:
         self._file = open(path, mode, encoding="utf-8")
 
     def write(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.write(json.dumps(scrub_values(record), ensure_ascii=False) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -132,6 +137,24 @@ class _Appender:
 
 def failures_path(output_path: str | Path) -> Path:
     return Path(f"{output_path}.failed.jsonl")
+
+
+class NothingGenerated(RecipeError):
+    """Every item of a generation run failed: the endpoint is down, refuses the key, or rejects the requests."""
+
+
+def require_progress(summary: RunSummary, output_path: str | Path, endpoints: Iterable[str], desc: str) -> None:
+    """Stop with one line naming the endpoints and the first error when a run finished no item at all (none done
+    now or before); what earlier runs finished stays in the cache for the next run."""
+    if summary.failed == 0 or summary.done or summary.skipped:
+        return
+    records = read_records(failures_path(output_path)) if failures_path(output_path).is_file() else []
+    error = records[-1]["error"] if records else "unknown error"
+    where = ", ".join(sorted(set(endpoints))) or "the backend"
+    raise NothingGenerated(
+        f"{desc}: all {summary.failed} items failed; endpoint {where}: {error} "
+        f"(details in {failures_path(output_path)})"
+    )
 
 
 def run_items(
@@ -166,7 +189,7 @@ def run_items(
             except TransientError as err:
                 if retries >= retry.max_retries:
                     return None, err, retries
-                logger.debug("item %s: %r, retry %d", key, err, retries + 1)
+                logger.debug("item %s: %s, retry %d", key, scrub_error(repr(err)), retries + 1)
                 sleep(retry.delay(key, retries, err.retry_after))
                 retries += 1
             except Exception as err:  # noqa: BLE001 - one bad item must not stop the run
@@ -192,8 +215,9 @@ def run_items(
                     summary.completion_tokens += int(usage.get("completion_tokens", 0))
                     summary.done += 1
                 else:
-                    failures.write({"id": key, "input": item, "error": repr(error), "retries": retries})
-                    logger.warning("item %s failed after %d retries: %r", key, retries, error)
+                    message = scrub_error(repr(error))
+                    failures.write({"id": key, "input": item, "error": message, "retries": retries})
+                    logger.warning("item %s failed after %d retries: %s", key, retries, message)
                     summary.failed += 1
                 bar.update(1)
                 bar.set_postfix(done=summary.done, failed=summary.failed, refresh=False)
@@ -222,7 +246,11 @@ def run_items(
 
 
 def run_cached(
-    items: list[dict[str, Any]], fn: Callable[[dict[str, Any]], dict[str, Any]], config: Any, desc: str
+    items: list[dict[str, Any]],
+    fn: Callable[[dict[str, Any]], dict[str, Any]],
+    config: Any,
+    desc: str,
+    endpoints: Iterable[str] = (),
 ) -> tuple[RunSummary, list[dict[str, Any]]]:
     """`run_items` as the pipelines configure it, then this run's records from the cache, in cache order.
 
@@ -235,5 +263,6 @@ def run_cached(
     summary = run_items(
         items, fn, cache, max_concurrency=config.max_concurrency, retry=retry, desc=desc, progress=config.progress
     )
+    require_progress(summary, cache, endpoints, desc)
     wanted = {item_id(item) for item in items}
     return summary, [r for r in read_records(cache) if r["id"] in wanted]

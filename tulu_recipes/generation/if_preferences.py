@@ -209,7 +209,8 @@ def generate_if_preferences(
         if spec.name not in backends:
             backends[spec.name] = make_backend(spec)
     worker = make_worker(backends[rewrite_spec.name], backends[response_spec.name])
-    summary, records = run_cached(items, worker, config, "if-preferences")
+    endpoints = [rewrite_spec.endpoint, response_spec.endpoint]
+    summary, records = run_cached(items, worker, config, "if-preferences", endpoints)
     pairs, dropped = to_pairs(records, verify)
     write_jsonl(pairs, config.output_path)
     stats = {"prompts": len(rows), "records": len(records), "pairs": len(pairs), "dropped": dropped, "summary": summary}
@@ -228,4 +229,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    from tulu_recipes.config import run_cli
+
+    run_cli(main)

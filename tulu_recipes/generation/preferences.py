@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import MalformedOutputError, ModelSpec, make_backend
-from .executor import RetryPolicy, RunSummary, item_id, read_records, run_items
+from .executor import RetryPolicy, RunSummary, item_id, read_records, require_progress, run_items
 from .judge import ASPECTS, NA_ASPECTS, judge_messages, parse_rating
 from .pairs import build_preference_pair
 from .prompts import load_template
@@ -228,6 +228,7 @@ def generate_preferences(config: PreferencesConfig, backends: dict[str, Any] | N
     complete_summary = run_items(
         items, make_completion_worker(backends), completions_path, desc="complete", **run
     )
+    require_progress(complete_summary, completions_path, [s.endpoint for s in specs], "complete")
     wanted = {item_id(item) for item in items}
     completions = [r for r in read_records(completions_path) if r["id"] in wanted]
 
@@ -245,6 +246,7 @@ def generate_preferences(config: PreferencesConfig, backends: dict[str, Any] | N
     judge_summary: RunSummary = run_items(
         list(judge_items.values()), judge_worker, judgments_path, desc="judge", **run
     )
+    require_progress(judge_summary, judgments_path, [judge_spec.endpoint], "judge")
     ratings: dict[tuple[str, str], list[float]] = {}
     for record in read_records(judgments_path):
         if record["id"] not in judge_items:
@@ -288,4 +290,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    from tulu_recipes.config import run_cli
+
+    run_cli(main)

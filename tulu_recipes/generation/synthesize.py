@@ -268,7 +268,8 @@ def synthesize(
         if spec.name not in backends:
             backends[spec.name] = make_backend(spec)
     worker = make_worker(backends[prompt_spec.name], backends[response_spec.name])
-    summary, records = run_cached(items, worker, config, "synthesize")
+    endpoints = [prompt_spec.endpoint, response_spec.endpoint]
+    summary, records = run_cached(items, worker, config, "synthesize", endpoints)
     rows = to_rows(records, config.verified_only, verify)
     write_jsonl(rows, config.output_path)
     stats.update(summary=summary, rows=len(rows), records=len(records))
@@ -290,4 +291,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    from tulu_recipes.config import run_cli
+
+    run_cli(main)

@@ -118,18 +118,22 @@ def write_on_policy_pairs(
 
 
 def derive_dpo_recipe(recipe: str | Path, pairs_path: str | Path, out_recipe: str | Path) -> Path:
-    """Copy a DPO recipe with `dataset_mixer` replaced by the pairs file (absolute paths, runnable anywhere)."""
+    """Copy a DPO recipe with `dataset_mixer` replaced by the pairs file; its relative paths are rewritten relative
+    to the copy's folder, so the copy runs from anywhere and shows no machine path."""
     import yaml
 
-    from tulu_recipes.config import _resolve_relative, load_yaml
+    from tulu_recipes.config import _resolve_relative, _unresolve, load_yaml
 
     recipe = Path(recipe).resolve()
-    data = _resolve_relative(load_yaml(recipe), recipe.parent)
-    data.pop("dataset_name", None)
-    data["dataset_mixer"] = [{"path": str(Path(pairs_path).resolve()), "fraction": 1.0}]
     out = Path(out_recipe)
+    seen: dict[str, str] = {}
+    data = _resolve_relative(load_yaml(recipe), recipe.parent, seen)
+    data.pop("dataset_name", None)
+    pairs = str(Path(pairs_path).resolve())
+    seen[pairs] = "./"  # any relative spelling: rewritten relative to the copy's folder below
+    data["dataset_mixer"] = [{"path": pairs, "fraction": 1.0}]
     out.parent.mkdir(parents=True, exist_ok=True)
-    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    body = yaml.safe_dump(_unresolve(data, seen, out.parent), sort_keys=False, allow_unicode=True)
     out.write_text(
         f"# {recipe.name} with the on-policy pairs of {Path(pairs_path).name} (tulu_recipes.quickstart."
         f"on_policy)\n{body}",

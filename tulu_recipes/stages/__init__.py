@@ -12,6 +12,7 @@ STAGES = {
     "decontaminate": "tulu_recipes.stages.decontaminate",
     "synthesize": "tulu_recipes.generation.synthesize",
     "preferences": "tulu_recipes.generation.preferences",
+    "if-preferences": "tulu_recipes.generation.if_preferences",
     "evaluate": "tulu_recipes.stages.evaluate",
     "soup": "tulu_recipes.stages.soup",
 }

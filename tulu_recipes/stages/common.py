@@ -17,15 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 from trl import ModelConfig
 
 from tulu_recipes.chat_templates import MODEL, ChatTemplate, load_chat_template, model_chat_template
 from tulu_recipes.config import RecipeError, save_recipe
 from tulu_recipes.data import FilterConfig, MixtureResult, load_mixture
-from tulu_recipes.distributed import check_master_weights, trainable_dtype
+from tulu_recipes.distributed import check_master_weights, gather_weights_on_save, trainable_dtype
 from tulu_recipes.model_card import write_model_card
 from tulu_recipes.script_args import TuluScriptArguments
+from tulu_recipes.secrets import scrub_text, scrub_values
 from tulu_recipes.trainers.fault_tolerance import resolve_resume
 
 logger = logging.getLogger("tulu_recipes")
@@ -81,32 +88,40 @@ def load_tokenizer(model_args: ModelConfig, template: ChatTemplate, training: bo
     return tokenizer
 
 
-def load_causal_lm(
-    model_args: ModelConfig, tokenizer: PreTrainedTokenizerBase, training_args: Any = None
+def load_model(
+    model_args: ModelConfig, tokenizer: PreTrainedTokenizerBase, training_args: Any = None, scalar_head: bool = False
 ) -> PreTrainedModel:
-    """The recipe's model; with `training_args` it is the model being trained, loaded with fp32 master weights
-    unless DeepSpeed's mixed precision or LoRA keeps them (`tulu_recipes.distributed.trainable_dtype`)."""
+    """The recipe's model: a causal LM, or with `scalar_head` its backbone with a 1-label classifier head (the
+    reward model, which the PPO value model starts from). With `training_args` it is the model being trained,
+    loaded with fp32 master weights unless DeepSpeed's mixed precision or LoRA keeps them
+    (`tulu_recipes.distributed.trainable_dtype`). Embeddings grow to the tokenizer's `<pad>` row."""
     dtype = model_args.dtype if model_args.dtype in (None, "auto") else getattr(torch, model_args.dtype)
     if training_args is not None:
         dtype = trainable_dtype(model_args.dtype, training_args, peft=bool(model_args.use_peft))
-    model = AutoModelForCausalLM.from_pretrained(
+    model_class = AutoModelForSequenceClassification if scalar_head else AutoModelForCausalLM
+    model = model_class.from_pretrained(
         model_args.model_name_or_path,
         revision=model_args.model_revision,
         dtype=dtype,
         attn_implementation=model_args.attn_implementation,
         trust_remote_code=getattr(model_args, "trust_remote_code", False),
+        **({"num_labels": 1} if scalar_head else {}),
     )
     embedding = model.get_input_embeddings().weight
     # Under ZeRO-3 the local tensor is an empty partition; ds_shape is the full one.
     if len(tokenizer) > getattr(embedding, "ds_shape", embedding.shape)[0]:
-        # The release resized to a multiple of 8 after adding <pad> (128,264 rows for Llama 3.1).
-        model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=8)
+        # The release resized to a multiple of 8 after adding <pad> (128,264 rows for Llama 3.1). A model on the meta
+        # device (FSDP's cpu-RAM-efficient loading off the first process) has no values to take the new rows' mean
+        # from; it gets the first process's weights when wrapped.
+        on_meta = embedding.device.type == "meta"
+        model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=8, mean_resizing=not on_meta)
+    # A classifier scores the last non-pad token, so it must know the pad id too.
     model.config.pad_token_id = tokenizer.pad_token_id
-    if model.generation_config is not None:
+    if not scalar_head and model.generation_config is not None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
         model.generation_config.eos_token_id = tokenizer.eos_token_id
     if training_args is not None and not model_args.use_peft:
-        check_master_weights(model, training_args)
+        check_master_weights(model, training_args, "reward model" if scalar_head else "model")
     return model
 
 
@@ -141,8 +156,8 @@ def write_data_outputs(output_dir: str | Path, result: MixtureResult) -> list[Pa
     """Save the mixture table (and the decontamination report, if any) next to the outputs; return the paths."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "mixture.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
-    (out / "mixture.md").write_text(result.to_markdown(), encoding="utf-8")
+    (out / "mixture.json").write_text(json.dumps(scrub_values(result.to_dict()), indent=2), encoding="utf-8")
+    (out / "mixture.md").write_text(scrub_text(result.to_markdown()), encoding="utf-8")
     report = getattr(result, "decontamination", None)
     if report is not None:
         report.write(out)
@@ -289,6 +304,7 @@ def train_and_save(
         if main:
             discard_unstarted_outputs(args.output_dir, written, existed)
         raise
+    gather_weights_on_save(getattr(trainer, "deepspeed", None))
     trainer.save_model(args.output_dir)
     if main:
         finish_outputs(

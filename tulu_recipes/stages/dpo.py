@@ -11,26 +11,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from transformers import set_seed
-from trl import ModelConfig, get_peft_config
+from trl import ModelConfig
 
 from tulu_recipes.chat_templates import ChatTemplate
-from tulu_recipes.config import parse_recipe, run_cli
-from tulu_recipes.distributed import setup_distributed
+from tulu_recipes.config import run_cli
 from tulu_recipes.script_args import TuluScriptArguments
-from tulu_recipes.stages.common import (
-    load_causal_lm,
-    load_stage_data,
-    load_tokenizer,
-    mixture_seed,
-    refuse_finished_run,
-    template_for,
-    train_and_save,
-    trainer_datasets,
-)
-from tulu_recipes.stages.preflight import check_stage
+from tulu_recipes.stages.skeleton import check_recipe, prepare
 from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
-from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks
 
 logger = logging.getLogger("tulu_recipes")
 PREFERENCE_COLUMNS = ["prompt", "chosen", "rejected"]
@@ -52,28 +39,11 @@ RECIPE_TYPES = [TuluScriptArguments, TuluDPOConfig, ModelConfig]
 
 
 def main(argv: list[str] | None = None) -> TuluDPOTrainer:
-    script_args, training_args, model_args = parse_recipe(RECIPE_TYPES, argv)
-    refuse_finished_run(script_args, training_args)
-    check_stage(model_args, training_args)
-    setup_distributed(training_args)  # before any model: ZeRO-3 loads it under zero.Init
-    set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
-
-    template = template_for(script_args, model_args)
-    warn_on_template_change(model_args.model_name_or_path, template)
-    tokenizer = load_tokenizer(model_args, template, training=False)
-    data = load_stage_data(
-        script_args, mixture_seed(training_args), "preference", None, report_dir=training_args.output_dir
-    )
-
-    trainer = TuluDPOTrainer(
-        model=load_causal_lm(model_args, tokenizer, training_args),
-        args=training_args,
-        **trainer_datasets(data, PREFERENCE_COLUMNS),
-        processing_class=tokenizer,
-        peft_config=get_peft_config(model_args),
-        callbacks=fault_tolerance_callbacks(script_args.max_nonfinite_steps),
-    )
-    return train_and_save(trainer, tokenizer, template, script_args, training_args, model_args, stage="dpo", data=data)
+    configs = check_recipe(RECIPE_TYPES, argv)
+    model_path = configs[2].model_name_or_path
+    run = prepare(configs, "preference", check_template=lambda t: warn_on_template_change(model_path, t))
+    trainer = TuluDPOTrainer(model=run.load_model(), **run.trainer_kwargs(PREFERENCE_COLUMNS))
+    return run.train_and_save(trainer, "dpo")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import Any
 
 from tulu_recipes.config import RecipeError
 from tulu_recipes.data.file_checks import hub_offline
+from tulu_recipes.stages.attention import check_attention
 
 logger = logging.getLogger("tulu_recipes")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
@@ -63,10 +64,44 @@ def check_resume(value: Any, output_dir: str | None) -> None:
 def check_stage(model_args: Any, training_args: Any, *model_keys: tuple[str, str | None]) -> None:
     """The model paths a stage loads and the checkpoint it resumes from, before anything is loaded."""
     check_model_source(getattr(model_args, "model_name_or_path", None))
+    check_attention(getattr(model_args, "attn_implementation", None))
     for key, value in model_keys:
         check_model_source(value, key)
     check_resume(getattr(training_args, "resume_from_checkpoint", None), getattr(training_args, "output_dir", None))
+    check_adapter_start(model_args)
+    check_reporting(getattr(training_args, "report_to", None))
     check_world_size()
+
+
+def check_adapter_start(model_args: Any) -> None:
+    """A LoRA adapter folder (adapter_config.json, no config.json) is no full model: training it needs PEFT."""
+    value = getattr(model_args, "model_name_or_path", None)
+    path = Path(value).expanduser() if value else None
+    if path is None or not path.is_dir() or (path / "config.json").is_file():
+        return
+    if (path / "adapter_config.json").is_file() and not getattr(model_args, "use_peft", False):
+        raise RecipeError(
+            f"`model_name_or_path`: {value} is a LoRA adapter (adapter_config.json, no config.json), not a full "
+            "model; set `use_peft: true` to train from it with LoRA, or merge it into its base model first "
+            "(PEFT's `merge_and_unload`) and start from the merged folder"
+        )
+
+
+def check_reporting(report_to: Any) -> None:
+    """Every `report_to` integration must be installed (transformers would fail once the trainer is built)."""
+    from transformers.integrations.integration_utils import (
+        INTEGRATION_TO_CALLBACK,
+        get_available_reporting_integrations,
+    )
+
+    wanted = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    available = set(get_available_reporting_integrations())
+    for name in wanted:
+        if name in ("none", "all") or name not in INTEGRATION_TO_CALLBACK or name in available:
+            continue
+        raise RecipeError(
+            f"`report_to`: {name} is not installed (pip install {name}); install it or set `report_to: none`"
+        )
 
 
 def check_world_size(env: dict[str, str] | None = None) -> int:

@@ -19,7 +19,7 @@ from tulu_recipes.config import RecipeError, load_yaml, parse_recipe, run_cli
 from tulu_recipes.distributed import setup_distributed
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages.common import (
-    load_causal_lm,
+    load_model,
     load_stage_data,
     load_tokenizer,
     mixture_seed,
@@ -29,6 +29,7 @@ from tulu_recipes.stages.common import (
     trainer_datasets,
 )
 from tulu_recipes.stages.preflight import check_stage
+from tulu_recipes.stages.rlvr_golds import check_rlvr_golds
 from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks
 from tulu_recipes.trainers.ppo import TuluPPOConfig, TuluPPOTrainer
 from tulu_recipes.trainers.rlvr import TuluGRPOConfig, TuluGRPOTrainer, TuluRLOOConfig, TuluRLOOTrainer
@@ -57,6 +58,13 @@ class RLVRArguments:
     )
     reward_value: float = field(default=10.0, metadata={"help": "Reward of a verified answer (paper: 10)."})
     ifeval_loose: bool = field(default=False, metadata={"help": "Loose IFEval checking (the paper: strict)."})
+    max_unparseable_golds: float = field(
+        default=0.05,
+        metadata={
+            "help": "Stop before training when more than this share of one verifier's training golds cannot be "
+            "parsed (they would train on all-zero rewards); an unknown instruction id always stops the run."
+        },
+    )
 
 
 def algorithm_of(argv: list[str]) -> str:
@@ -120,9 +128,10 @@ def main(argv: list[str] | None = None):
     template = template_for(script_args, model_args)
     tokenizer = load_tokenizer(model_args, template, training=False)
     data = load_stage_data(script_args, mixture_seed(training_args), "rlvr", None, report_dir=training_args.output_dir)
+    check_rlvr_golds(data.train, rlvr_args.reward_funcs, rlvr_args.max_unparseable_golds)  # before the model loads
 
     trainer = trainer_cls(
-        model=load_causal_lm(model_args, tokenizer, training_args),
+        model=load_model(model_args, tokenizer, training_args),
         reward_funcs=reward_funcs,
         args=training_args,
         **trainer_datasets(data, RLVR_COLUMNS),

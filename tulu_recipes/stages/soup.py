@@ -15,7 +15,10 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from tulu_recipes.config import RecipeError, parse_recipe, run_cli, save_recipe
+from tulu_recipes.model_card import write_soup_card
+from tulu_recipes.output_policy import refuse_finished_outputs, refuse_writing_into_inputs
 from tulu_recipes.soup import SoupAccumulator, SoupError, normalized_weights
+from tulu_recipes.stages.common import finished_model_file
 
 
 @dataclass
@@ -28,6 +31,13 @@ class SoupArguments:
     )
     output_dir: str = field(default="outputs/soup", metadata={"help": "Where the averaged model is saved."})
     dtype: str = field(default="auto", metadata={"help": "Dtype to load and save in (auto: the checkpoint's)."})
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Replace a finished model or soup in `output_dir` (never one of `models`)."}
+    )
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.is_file() else None
 
 
 def _load(path: str, dtype: str) -> PreTrainedModel:
@@ -54,6 +64,9 @@ def main(argv: list[str] | None = None) -> PreTrainedModel:
     (args,) = parse_recipe([SoupArguments], argv)
     if not args.models:
         raise RecipeError("the recipe names no model: set `models`")
+    refuse_writing_into_inputs(args.output_dir, args.models, "models")
+    previous = finished_model_file(args.output_dir) or _existing(Path(args.output_dir) / "soup.json")
+    refuse_finished_outputs(args.output_dir, previous, args.overwrite_output_dir, "a finished model")
     try:
         weights = normalized_weights(len(args.models), args.weights)
         soup = make_soup(args.models, args.weights, args.dtype)
@@ -66,6 +79,7 @@ def main(argv: list[str] | None = None) -> PreTrainedModel:
     (out / "soup.json").write_text(
         json.dumps({"models": args.models, "weights": weights}, indent=2) + "\n", encoding="utf-8"
     )
+    write_soup_card(out, args, weights)
     print(f"Soup of {len(args.models)} models saved to {out} (weights {', '.join(f'{x:.3f}' for x in weights)})")
     return soup
 

@@ -13,6 +13,10 @@ Which tokens ℓ̄ averages over is `preference_turns`:
   generation prompt if m[i+1] is an assistant's))) are masked and the rest is kept (recipe doc §1.3).
 - `final` (TRL's view): only the final assistant message, the completion after the rendered prompt.
 
+Rows longer than `max_length` (keep_start): TRL drops every row whose prompt alone fills the window. Under `all` a
+row is kept while both sides still have a trained token inside it, as the release's filter on all-masked labels
+did; under `final` TRL's rule holds.
+
 The two coincide on single-turn pairs. `all` is carried by two extra dataset columns (`chosen_loss_mask`,
 `rejected_loss_mask`, one flag per token of prompt + answer) that the collator turns into TRL's `completion_mask`,
 which TRL's loss, metrics and reference pass all read; nothing else of TRL changes. The masks are computed here
@@ -30,6 +34,7 @@ What is ours:
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -153,9 +158,15 @@ class TuluDPOTrainer(DPOTrainer):
             self.data_collator = TurnMaskCollator(**{f.name: getattr(collator, f.name) for f in fields(collator)})
 
     def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
-        dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
-        if getattr(args, "preference_turns", "final") != "all" or not is_conversational(next(iter(dataset))):
-            return dataset
+        all_turns = getattr(args, "preference_turns", "final") == "all" and is_conversational(next(iter(dataset)))
+        if not all_turns:
+            return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+        # TRL drops every row whose prompt alone fills `max_length` (keep_start): its final answer is cut off. With
+        # every assistant turn trained, such a row can still have trained tokens inside the window, and the release
+        # kept it; so TRL's filter is skipped (it is the only use of `max_length` there) and the masks decide below.
+        unfiltered = copy.copy(args)
+        unfiltered.max_length = None
+        dataset = super()._prepare_dataset(dataset, processing_class, unfiltered, dataset_name)
 
         def tokenize(messages: list[dict], add_generation_prompt: bool) -> list[int]:
             if not messages:
@@ -177,7 +188,17 @@ class TuluDPOTrainer(DPOTrainer):
             if isinstance(dataset, Dataset)
             else {}
         )
-        return dataset.map(add_masks, **kwargs)
+        dataset = dataset.map(add_masks, **kwargs)
+        if args.max_length is None or args.truncation_mode != "keep_start":
+            return dataset
+        window = args.max_length
+
+        def trains_both_sides(row: dict) -> bool:
+            return any(row[MASK_COLUMNS[0]][:window]) and any(row[MASK_COLUMNS[1]][:window])
+
+        if isinstance(dataset, Dataset):
+            kwargs = {"desc": f"Dropping {dataset_name} rows with no trained token in the first {window}"}
+        return dataset.filter(trains_both_sides, **kwargs)
 
     def _set_signature_columns_if_needed(self):
         super()._set_signature_columns_if_needed()

@@ -8,6 +8,9 @@
 - A non-finite loss or gradient skips the optimizer step: the gradients are dropped before `optimizer.step()`, so
   neither the weights nor the optimizer's moments move. After `max_nonfinite_steps` bad steps in a row the run stops
   with a clear error instead of stepping on NaNs (the HF Trainer only hides them from the logs).
+  Under DeepSpeed (ZeRO-2/3, every GPU recipe) the engine steps inside `backward`, so the gradients are gone when
+  the Trainer's pre-step hook runs; DeepSpeed itself skips a step whose gradient norm is not finite (its
+  `overflow` flag, `skipped_steps`), and the guard counts those skipped steps instead.
 
 The Trainer already restores the data order (seeded sampler, skipped batches) and the RNG states on resume; these
 callbacks make sure what it restores from is whole.
@@ -20,6 +23,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
@@ -102,6 +106,16 @@ class CheckpointCompletionCallback(TrainerCallback):
                 os.close(dir_fd)
 
 
+def deepspeed_step_skipped(optimizer: Any) -> bool | None:
+    """None when `optimizer` is not DeepSpeed's; else whether DeepSpeed skipped its last step (gradient overflow:
+    a non-finite gradient norm, under fp32, bf16 and fp16 alike in DeepSpeed 0.19)."""
+    from accelerate.utils.deepspeed import DeepSpeedOptimizerWrapper
+
+    if not isinstance(optimizer, DeepSpeedOptimizerWrapper):
+        return None
+    return bool(optimizer.step_was_skipped)
+
+
 class NonFiniteGuardCallback(TrainerCallback):
     """Skips optimizer steps whose gradients are not finite; stops after too many in a row."""
 
@@ -110,9 +124,9 @@ class NonFiniteGuardCallback(TrainerCallback):
         self.consecutive = 0
         self.skipped = 0
 
-    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
-        if model is None:
-            return
+    def on_pre_optimizer_step(self, args, state, control, model=None, optimizer=None, **kwargs):
+        if model is None or deepspeed_step_skipped(optimizer) is not None:
+            return  # DeepSpeed has already stepped (or skipped) inside backward: see on_step_end
         grads = [p.grad for p in model.parameters() if p.grad is not None]
         finite = bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()) if grads else True
         if finite:
@@ -120,9 +134,22 @@ class NonFiniteGuardCallback(TrainerCallback):
             return
         for p in model.parameters():
             p.grad = None  # torch optimizers skip parameters without a gradient: no update, no moment change
+        self._skipped(args, state)
+
+    def on_step_end(self, args, state, control, optimizer=None, **kwargs):
+        skipped = deepspeed_step_skipped(optimizer)
+        if skipped is None:
+            return
+        if not skipped:
+            self.consecutive = 0
+            return
+        # on_step_end comes after the Trainer counted the step: report the same step number as the pre-step hook
+        self._skipped(args, state, step=state.global_step)
+
+    def _skipped(self, args, state, step: int | None = None) -> None:
+        step = state.global_step + 1 if step is None else step
         self.consecutive += 1
         self.skipped += 1
-        step = state.global_step + 1
         logger.warning("Step %d: non-finite loss or gradient; optimizer step skipped (%d in a row)", step,
                        self.consecutive)
         state.log_history.append({"step": step, "nonfinite_step_skipped": 1, "nonfinite_steps_total": self.skipped})

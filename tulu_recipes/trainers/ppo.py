@@ -64,18 +64,18 @@ from typing import Literal
 
 import torch
 from accelerate.utils import gather_object
-from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, PreTrainedModel, TrainerCallback, get_scheduler
 from trl import RLOOConfig, RLOOTrainer
 from trl.models.utils import disable_gradient_checkpointing
 from trl.trainer.utils import disable_dropout_in_model, get_config_model_id, pad, use_adapter
 
-from tulu_recipes.distributed import check_master_weights, setup_distributed, trainable_dtype
+from tulu_recipes.distributed import check_master_weights, gather_weights_on_save, setup_distributed, trainable_dtype
 from tulu_recipes.trainers import ppo_math
 from tulu_recipes.trainers.decoupled_gae import advantages_and_returns
 from tulu_recipes.trainers.rlvr import NON_STOP_HELP, VerifierRewardsMixin
 from tulu_recipes.trainers.value_config import ValueLearningFields, check_value_learning
 from tulu_recipes.trainers.value_pretraining import ValuePretraining
+from tulu_recipes.trainers.verifier_diagnostics import VerifierDiagnosticsArguments
 
 VALUE_MODEL_DIR = "value_model"
 VALUE_ENGINE_DIR = "value_engine"  # DeepSpeed: the value engine's weights, optimizer and schedule, per process
@@ -83,7 +83,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class TuluPPOConfig(ValueLearningFields, RLOOConfig):
+class TuluPPOConfig(ValueLearningFields, VerifierDiagnosticsArguments, RLOOConfig):
     """`RLOOConfig` with PPO's value-model fields and the Tülu 3 8B PPO defaults (paper Table 21).
 
     TRL fields with a PPO meaning: `num_generations` = samples per prompt (paper: 1), `num_iterations` = PPO
@@ -269,26 +269,6 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
         self._monte_carlo_returns = False  # value pretraining's rollouts: λ = 1 value targets
         if self.args.value_pretraining:
             self.add_callback(ValuePretraining(self))
-        self._drop_long_prompts()
-
-    def _drop_long_prompts(self) -> None:
-        """Drop training prompts longer than `max_prompt_length` tokens, as the release's dataset filter did."""
-        limit = self.args.max_prompt_length
-        if limit is None or not isinstance(self.train_dataset, Dataset):
-            return
-
-        before = len(self.train_dataset)
-        keep = []
-        for start in range(0, before, 512):  # select() by index: no dataset fingerprint of a closure over the trainer
-            prompt_ids, _, _ = self._tokenize_prompts(self.train_dataset[start : start + 512]["prompt"])
-            keep.extend(start + i for i, ids in enumerate(prompt_ids) if len(ids) <= limit)
-        if len(keep) < before:
-            self.train_dataset = self.train_dataset.select(keep)
-        dropped = before - len(self.train_dataset)
-        if dropped:
-            logger.warning("Dropped %d of %d prompts longer than max_prompt_length=%d tokens", dropped, before, limit)
-        if len(self.train_dataset) == 0:
-            raise ValueError(f"every training prompt is longer than max_prompt_length={limit} tokens")
 
     # ----- optimizer, gradients, saving -------------------------------------------------------------------------
     def get_decay_parameter_names(self, model) -> list[str]:
@@ -387,6 +367,8 @@ class TuluPPOTrainer(VerifierRewardsMixin, RLOOTrainer):
         return self.value_model.state_dict()
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        if not _internal_call:  # the final save (checkpoints keep DeepSpeed's own sharded states)
+            gather_weights_on_save(self.deepspeed)
         super().save_model(output_dir, _internal_call)
         state = self._value_state_dict()
         if self.accelerator.is_main_process:

@@ -12,7 +12,8 @@ added here, in one mixin shared with `TuluPPOTrainer`, because TRL has neither:
   column, so GSM8K, MATH and IFEval progress can be told apart in one run.
 
 The no-EOS rate itself is TRL's `completions/clipped_ratio` (share of completions whose last token is not EOS);
-response length is `completions/mean_length`, the KL is `kl`.
+response length is `completions/mean_length`, the KL is `kl`. Why the verifier said no (no answer, hedge,
+truncated, per dataset) and sampled verdicts for audit: `tulu_recipes.trainers.verifier_diagnostics`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from dataclasses import dataclass, field
 import torch
 from accelerate.utils import gather, gather_object
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
+
+from tulu_recipes.trainers import verifier_diagnostics
+from tulu_recipes.trainers.long_prompts import MAX_PROMPT_HELP, drop_long_prompts
+from tulu_recipes.trainers.verifier_diagnostics import VerifierDiagnosticsArguments
 
 NON_STOP_HELP = (
     "Score given to a completion that does not end in EOS, replacing the verifier's (paper: -10 for PPO, "
@@ -42,11 +47,17 @@ def apply_non_stop_penalty(rewards_per_func: torch.Tensor, no_eos: torch.Tensor,
 
 
 class VerifierRewardsMixin:
-    """Adds the no-EOS penalty and per-dataset verifier metrics to a TRL trainer's `_calculate_rewards`."""
+    """Adds the no-EOS penalty and per-dataset verifier metrics to a TRL trainer's `_calculate_rewards`, and drops
+    prompts over `max_prompt_length` tokens once the trainer is built."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        drop_long_prompts(self)
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         self._log_rewards_per_dataset(inputs, rewards_per_func)
+        verifier_diagnostics.observe(self, inputs, prompts, completions, completion_ids_list, rewards_per_func)
         penalty = getattr(self.args, "non_stop_penalty", None)
         if penalty is not None:
             local = ends_with_eos(completion_ids_list, self.eos_token_ids)
@@ -68,17 +79,19 @@ class VerifierRewardsMixin:
 
 
 @dataclass
-class TuluGRPOConfig(GRPOConfig):
+class TuluGRPOConfig(VerifierDiagnosticsArguments, GRPOConfig):
     """`GRPOConfig` plus the no-EOS penalty. The Tülu 3.1 settings are in `recipes/tulu3-8b/rlvr-grpo.yaml`."""
 
     non_stop_penalty: float | None = field(default=None, metadata={"help": NON_STOP_HELP})
+    max_prompt_length: int | None = field(default=2048, metadata={"help": MAX_PROMPT_HELP})
 
 
 @dataclass
-class TuluRLOOConfig(RLOOConfig):
+class TuluRLOOConfig(VerifierDiagnosticsArguments, RLOOConfig):
     """`RLOOConfig` plus the no-EOS penalty."""
 
     non_stop_penalty: float | None = field(default=None, metadata={"help": NON_STOP_HELP})
+    max_prompt_length: int | None = field(default=2048, metadata={"help": MAX_PROMPT_HELP})
 
 
 class TuluGRPOTrainer(VerifierRewardsMixin, GRPOTrainer):

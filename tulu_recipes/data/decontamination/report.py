@@ -10,6 +10,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tulu_recipes.secrets import scrub_text, scrub_values
+
 
 @dataclass
 class Example:
@@ -120,9 +122,9 @@ class Report:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         json_path, md_path = out / f"{stem}.json", out / f"{stem}.md"
-        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False)
+        text = json.dumps(scrub_values(self.to_dict()), indent=1, ensure_ascii=False)
         json_path.write_text(text + "\n", encoding="utf-8")
-        md_path.write_text(self.to_markdown(), encoding="utf-8")
+        md_path.write_text(scrub_text(self.to_markdown()), encoding="utf-8")
         return json_path, md_path
 
 
