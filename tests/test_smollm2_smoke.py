@@ -86,6 +86,38 @@ def test_ppo_value_model_from_the_policy(smollm2, original_template, tmp_path, o
     from tulu_recipes.stages import rlvr
 
     recipe = _recipe(tmp_path, "rlvr-ppo.yaml", smollm2, RECIPES / "data" / "rlvr_train.jsonl", 4,
-                     per_device_train_batch_size=2, max_completion_length=16, num_iterations=1)  # fmt: skip
-    out = _check_outputs(rlvr.main([str(recipe)]), original_template)
+                     per_device_train_batch_size=2, max_completion_length=16, num_iterations=1,
+                     value_pretrain_max_rollouts=1)  # fmt: skip
+    trainer = rlvr.main([str(recipe)])
+    out = _check_outputs(trainer, original_template)
     assert (out / "value_model").is_dir()
+    assert any("value_pretrain/explained_variance" in h for h in trainer.state.log_history)  # the recipe pretrains
+
+
+def test_ppo_value_model_from_a_reward_model_on_verifier_judged_pairs(
+    smollm2, original_template, tmp_path, monkeypatch, one_torch_thread
+):
+    """The paper's route in run.sh: reward_model.yaml on the pairs, then rlvr-ppo-rm.yaml's value model from it."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from tulu_recipes.stages import reward_model, rlvr
+    from tulu_recipes.trainers.ppo import TuluPPOTrainer
+
+    pairs = QUICKSTART_DATA / "preferences.jsonl"
+    rm_recipe = _recipe(tmp_path, "reward_model.yaml", smollm2, pairs, 4, per_device_train_batch_size=2)
+    rm_out = Path(reward_model.main([str(rm_recipe)]).args.output_dir)
+    rm_head = AutoModelForSequenceClassification.from_pretrained(rm_out, num_labels=1).score.weight
+    recipe = _recipe(tmp_path, "rlvr-ppo-rm.yaml", smollm2, RECIPES / "data" / "rlvr_train.jsonl", 4,
+                     per_device_train_batch_size=2, max_completion_length=16, num_iterations=1,
+                     value_model_path=str(rm_out), value_pretrain_max_rollouts=1)  # fmt: skip
+    heads = []
+    init = TuluPPOTrainer.__init__
+
+    def record_head(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        heads.append(self.value_model.score.weight.detach().clone())
+
+    monkeypatch.setattr(TuluPPOTrainer, "__init__", record_head)
+    _check_outputs(rlvr.main([str(recipe)]), original_template)
+    assert torch.equal(heads[0], rm_head)  # the value model started as the trained reward model

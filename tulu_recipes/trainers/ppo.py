@@ -11,7 +11,8 @@ it: a **value model** and the PPO advantage and loss (the pure math is in `ppo_m
    at the position that predicts token t). Logits are divided by the temperature (TRL's fused LM head).
 2. Score s = weighted verifier rewards; a completion without EOS scores `non_stop_penalty` (default −10).
 3. Rewards r_t = −β·kl1_t, plus s one past the last token (release) or at it (`score_position`); GAE (γ, λ);
-   advantages whitened over the local batch.
+   advantages whitened over the local batch. Options (`value_config.py`, default off): separate λ for advantages
+   and value targets, a length-adaptive policy λ (`decoupled_gae.py`), value pretraining (`value_pretraining.py`).
 4. Loss = clipped policy loss (token mean) + `vf_coef` × clipped value loss (0.5 × token mean, clip
    `cliprange_value` around the rollout values).
 
@@ -71,7 +72,10 @@ from trl.trainer.utils import disable_dropout_in_model, get_config_model_id, pad
 from tulu_recipes.distributed import check_master_weights, gather_weights_on_save, setup_distributed, trainable_dtype
 from tulu_recipes.trainers import ppo_math
 from tulu_recipes.trainers.active_sampling import ActiveSamplingArguments, ActiveSamplingMixin
+from tulu_recipes.trainers.decoupled_gae import advantages_and_returns
 from tulu_recipes.trainers.rlvr import NON_STOP_HELP, VerifierRewardsMixin
+from tulu_recipes.trainers.value_config import ValueLearningFields, check_value_learning
+from tulu_recipes.trainers.value_pretraining import ValuePretraining
 from tulu_recipes.trainers.verifier_diagnostics import VerifierDiagnosticsArguments
 
 VALUE_MODEL_DIR = "value_model"
@@ -80,7 +84,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class TuluPPOConfig(ActiveSamplingArguments, VerifierDiagnosticsArguments, RLOOConfig):
+class TuluPPOConfig(ActiveSamplingArguments, ValueLearningFields, VerifierDiagnosticsArguments, RLOOConfig):
     """`RLOOConfig` with PPO's value-model fields and the Tülu 3 8B PPO defaults (paper Table 21).
 
     TRL fields with a PPO meaning: `num_generations` = samples per prompt (paper: 1), `num_iterations` = PPO
@@ -168,6 +172,7 @@ class TuluPPOConfig(ActiveSamplingArguments, VerifierDiagnosticsArguments, RLOOC
             raise ValueError(f"score_position must be 'after_eos' or 'eos', got {self.score_position!r}")
         if self.lr_schedule_steps is not None and self.lr_schedule_steps < 1:
             raise ValueError("lr_schedule_steps must be a positive number of optimizer steps")
+        check_value_learning(self)  # value pretraining, decoupled / length-adaptive GAE (value_config.py)
 
 
 def load_value_model(
@@ -264,6 +269,9 @@ class TuluPPOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, RLOOTrainer):
         self.value_model = value_model if self.is_deepspeed_enabled else value_model.to(self.accelerator.device)
         self.value_model.train()
         self.add_callback(_ValueModelStep(self))
+        self._monte_carlo_returns = False  # value pretraining's rollouts: λ = 1 value targets
+        if self.args.value_pretraining:
+            self.add_callback(ValuePretraining(self))
 
     # ----- optimizer, gradients, saving -------------------------------------------------------------------------
     def get_decay_parameter_names(self, model) -> list[str]:
@@ -501,8 +509,12 @@ class TuluPPOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, RLOOTrainer):
             self.beta,
             score_mask=value_mask,
         )
-        advantages, returns = ppo_math.gae(rewards, old_values, value_mask, self.args.gamma, self.args.lam)
+        lengths = loss_mask.sum(dim=1)  # response tokens: the length-adaptive λ's l
+        advantages, returns = advantages_and_returns(
+            rewards, old_values, value_mask, lengths, self.args, monte_carlo=self._monte_carlo_returns
+        )
         advantages, kl = advantages[:, :logits_to_keep] * loss_mask, kl[:, :logits_to_keep]
+        self._metrics[mode]["value/mean_advantage"].append(ppo_math.masked_mean(advantages, loss_mask).item())
         if self.args.whiten_advantages:
             advantages = ppo_math.masked_whiten(advantages, loss_mask)
 

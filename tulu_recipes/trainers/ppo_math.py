@@ -75,9 +75,14 @@ def token_rewards(
 
 
 def gae(
-    rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0, lam: float = 0.95
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    mask: torch.Tensor,
+    gamma: float = 1.0,
+    lam: float | torch.Tensor = 0.95,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Generalized advantage estimation over right-padded completions. Returns `(advantages, returns)`."""
+    """Generalized advantage estimation over right-padded completions (`lam`: one λ, or one per row).
+    Returns `(advantages, returns)`."""
     mask_f = mask.to(values.dtype)
     rewards, values = rewards * mask_f, values * mask_f
     advantages = torch.zeros_like(values)
