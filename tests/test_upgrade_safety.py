@@ -25,6 +25,7 @@ PINNED_OVERRIDES = {
     "transformers.trainer_callback.TrainerCallback.on_pre_optimizer_step": "(self, args, state, control, **kwargs)",
     "transformers.trainer_callback.TrainerCallback.on_save": "(self, args, state, control, **kwargs)",
     "transformers.trainer_callback.TrainerCallback.on_step_end": "(self, args, state, control, **kwargs)",
+    "transformers.trainer_callback.TrainerCallback.on_train_begin": "(self, args, state, control, **kwargs)",
     "trl.trainer.dpo_trainer.DPOTrainer._precompute_ref_logps": "(self, dataset, name, batch_size)",
     "trl.trainer.dpo_trainer.DPOTrainer._prepare_dataset": "(self, dataset, processing_class, args, dataset_name)",
     "trl.trainer.dpo_trainer.DPOTrainer._set_signature_columns_if_needed": "(self)",
