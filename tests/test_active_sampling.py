@@ -17,7 +17,7 @@ from datasets import Dataset
 from transformers import AutoTokenizer
 from trl import GRPOTrainer
 
-from tulu_recipes.config import run_cli
+from tulu_recipes.config import parse_recipe, run_cli
 from tulu_recipes.stages import rlvr
 from tulu_recipes.trainers.active_sampling import (
     ActiveSampler,
@@ -422,7 +422,7 @@ def test_exhausted_run_exits_2_with_the_pass_rates(tmp_path, capsys):
 def test_release_recipes_keep_both_features_off(name):
     argv = [str(ROOT / "recipes" / name), "--use_cpu", "true", "--bf16", "false"]
     config_cls, _ = rlvr.ALGORITHMS[rlvr.algorithm_of(argv)]
-    args = rlvr.parse_recipe([rlvr.TuluScriptArguments, rlvr.RLVRArguments, config_cls, rlvr.ModelConfig], argv)[2]
+    args = parse_recipe([rlvr.TuluScriptArguments, rlvr.RLVRArguments, config_cls, rlvr.ModelConfig], argv)[2]
     assert (args.active_sampling, args.pass_rate_filter_visits) == (False, 0)
 
 

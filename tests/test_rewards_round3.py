@@ -571,6 +571,8 @@ class TestTrainingGolds:
         def no_model(*args, **kwargs):
             raise AssertionError("the model loaded")
 
-        monkeypatch.setattr(rlvr, "load_causal_lm", no_model)
+        from tulu_recipes.stages import skeleton
+
+        monkeypatch.setattr(skeleton, "load_model", no_model)
         with pytest.raises(RecipeError, match=r"math verifier cannot parse 8 of 8 golds \(100.0%\)"):
             rlvr.main([str(path)])

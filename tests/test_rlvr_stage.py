@@ -6,7 +6,7 @@ import pytest
 import torch
 import yaml
 
-from tulu_recipes.config import RecipeError
+from tulu_recipes.config import RecipeError, parse_recipe
 from tulu_recipes.stages import rlvr
 from tulu_recipes.trainers.ppo import TuluPPOTrainer
 from tulu_recipes.trainers.rlvr import TuluGRPOTrainer, TuluRLOOTrainer
@@ -46,7 +46,7 @@ def tiny_recipe(tmp_path: Path, algorithm: str, **extra) -> Path:
 def test_shipped_recipes_parse(path):
     argv = [str(path)]
     config_cls, _ = rlvr.ALGORITHMS[rlvr.algorithm_of(argv)]
-    script_args, rlvr_args, training_args, model_args = rlvr.parse_recipe(
+    script_args, rlvr_args, training_args, model_args = parse_recipe(
         [rlvr.TuluScriptArguments, rlvr.RLVRArguments, config_cls, rlvr.ModelConfig],
         argv + ["--use_cpu", "true", "--bf16", "false"],
     )
@@ -74,7 +74,7 @@ def test_grpo_advantage_epsilon_is_within_4e_5_of_the_release():
 
     config_cls, _ = rlvr.ALGORITHMS["grpo"]
     path = ROOT / "recipes" / "tulu3-8b" / "rlvr-grpo.yaml"
-    _, rlvr_args, args, _ = rlvr.parse_recipe(
+    _, rlvr_args, args, _ = parse_recipe(
         [rlvr.TuluScriptArguments, rlvr.RLVRArguments, config_cls, rlvr.ModelConfig],
         [str(path), "--use_cpu", "true", "--bf16", "false"],
     )

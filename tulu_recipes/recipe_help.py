@@ -87,6 +87,22 @@ def _default(f: dataclasses.Field) -> Any:
     return None
 
 
+def _fold_families(lines: dict[str, str]) -> list[str]:
+    """One line per field, except that a family of 3 or more fields sharing their first two words (the value
+    pretraining or active sampling settings) shows its first field and names the others on one line."""
+    families: dict[str, list[str]] = {}
+    for name in lines:
+        families.setdefault("_".join(name.split("_")[:2]), []).append(name)
+    out = []
+    for name, line in lines.items():
+        family = families["_".join(name.split("_")[:2])]
+        if len(family) < 3 or name == family[0]:
+            out.append(line)
+        elif name == family[1]:
+            out.append(f"  also {', '.join('--' + n for n in family[1:])} ({HELP_ALL_FLAG} says more)")
+    return out
+
+
 def short_help(dataclass_types: Sequence[type], prog: str) -> str:
     """The short help screen: our fields, the most used TRL/transformers fields, and how to see the rest."""
     ours: dict[str, str] = {}
@@ -104,6 +120,7 @@ def short_help(dataclass_types: Sequence[type], prog: str) -> str:
             elif f.name in COMMON_FIELDS:
                 common.setdefault(f.name, line)
     common = {k: common[k] for k in COMMON_FIELDS if k in common and k not in ours}
+    ours_lines = _fold_families(ours)
     head = textwrap.dedent(f"""\
         usage: {prog} recipe.yaml [--key value ...]
         A recipe is a YAML file of the fields below; `--key value` on the command line overrides one.""")
@@ -113,7 +130,7 @@ def short_help(dataclass_types: Sequence[type], prog: str) -> str:
             head,
             "",
             "tulu-recipes fields:",
-            *ours.values(),
+            *ours_lines,
             "",
             "most used TRL / transformers fields:",
             *common.values(),

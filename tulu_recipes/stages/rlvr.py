@@ -12,25 +12,12 @@ import sys
 from dataclasses import dataclass, field
 from typing import Literal
 
-from transformers import set_seed
-from trl import ModelConfig, get_peft_config
+from trl import ModelConfig
 
-from tulu_recipes.config import RecipeError, load_yaml, parse_recipe, run_cli
-from tulu_recipes.distributed import setup_distributed
+from tulu_recipes.config import RecipeError, load_yaml, run_cli
 from tulu_recipes.script_args import TuluScriptArguments
-from tulu_recipes.stages.common import (
-    load_model,
-    load_stage_data,
-    load_tokenizer,
-    mixture_seed,
-    refuse_finished_run,
-    template_for,
-    train_and_save,
-    trainer_datasets,
-)
-from tulu_recipes.stages.preflight import check_stage
 from tulu_recipes.stages.rlvr_golds import check_rlvr_golds
-from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks
+from tulu_recipes.stages.skeleton import check_recipe, prepare
 from tulu_recipes.trainers.ppo import TuluPPOConfig, TuluPPOTrainer
 from tulu_recipes.trainers.rlvr import TuluGRPOConfig, TuluGRPOTrainer, TuluRLOOConfig, TuluRLOOTrainer
 
@@ -116,32 +103,13 @@ def unknown_reward_message(name: str) -> str:
 def main(argv: list[str] | None = None):
     argv = list(sys.argv[1:] if argv is None else argv)
     config_cls, trainer_cls = ALGORITHMS[algorithm_of(argv)]
-    script_args, rlvr_args, training_args, model_args = parse_recipe(
-        [TuluScriptArguments, RLVRArguments, config_cls, ModelConfig], argv
-    )
-    refuse_finished_run(script_args, training_args)
-    check_stage(model_args, training_args, ("value_model_path", getattr(training_args, "value_model_path", None)))
+    configs = check_recipe([TuluScriptArguments, RLVRArguments, config_cls, ModelConfig], argv, "value_model_path")
+    rlvr_args = configs[1]
     reward_funcs = load_rewards(rlvr_args)  # a misspelled verifier stops the run before the model loads
-    setup_distributed(training_args)  # before any model: ZeRO-3 loads it under zero.Init
-    set_seed(training_args.seed)  # model init (new heads) and data mixing are seeded, not only training
-
-    template = template_for(script_args, model_args)
-    tokenizer = load_tokenizer(model_args, template, training=False)
-    data = load_stage_data(script_args, mixture_seed(training_args), "rlvr", None, report_dir=training_args.output_dir)
-    check_rlvr_golds(data.train, rlvr_args.reward_funcs, rlvr_args.max_unparseable_golds)  # before the model loads
-
-    trainer = trainer_cls(
-        model=load_model(model_args, tokenizer, training_args),
-        reward_funcs=reward_funcs,
-        args=training_args,
-        **trainer_datasets(data, RLVR_COLUMNS),
-        processing_class=tokenizer,
-        peft_config=get_peft_config(model_args),
-        callbacks=fault_tolerance_callbacks(script_args.max_nonfinite_steps),
-    )
-    return train_and_save(
-        trainer, tokenizer, template, script_args, rlvr_args, training_args, model_args, stage="rlvr", data=data
-    )
+    run = prepare(configs, "rlvr")
+    check_rlvr_golds(run.data.train, rlvr_args.reward_funcs, rlvr_args.max_unparseable_golds)  # before the model
+    trainer = trainer_cls(model=run.load_model(), reward_funcs=reward_funcs, **run.trainer_kwargs(RLVR_COLUMNS))
+    return run.train_and_save(trainer, "rlvr")
 
 
 if __name__ == "__main__":
