@@ -168,7 +168,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from rewards import gsm8k, math_flex
-    from rewards.limits import run_limited
+    from rewards.worker_pool import run_limited
 
     items = completions(args.count, args.seed)
     stats: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))

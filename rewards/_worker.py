@@ -1,6 +1,6 @@
 """Entry point of one verifier worker process (``python -m rewards._worker MODULE...``).
 
-Protocol (pickled messages over the process's stdin/stdout, see :mod:`rewards.limits`):
+Protocol (pickled messages over the process's stdin/stdout, see :mod:`rewards.worker_pool`):
 the worker imports the modules named on its command line (calling each one's ``worker_warmup()``
 when it has one), sends ``("ready", pid)``, then for each
 ``(func_path, timeout, [args, ...])`` chunk sends one ``(ok, value)`` per item, in order. Before each
@@ -55,7 +55,7 @@ def main() -> None:
                 warmup()
         except Exception:  # noqa: BLE001 - preloading is an optimisation only
             pass
-    from rewards.limits import resolve
+    from rewards.worker_pool import resolve
 
     send.send(("ready", os.getpid()))
     while True:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rewards.limits import DEFAULT_TIMEOUT
+from rewards.worker_pool import DEFAULT_TIMEOUT
 
 
 @dataclass(frozen=True)

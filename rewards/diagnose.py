@@ -36,7 +36,7 @@ from rewards import gsm8k, math_flex
 from rewards.core import REGISTRY, Options
 from rewards.equivalence import listify
 from rewards.extract import completion_text, numbers
-from rewards.limits import DEFAULT_TIMEOUT
+from rewards.worker_pool import DEFAULT_TIMEOUT
 
 CATEGORIES = ("correct", "wrong", "no_answer", "hedge", "unscored")
 

@@ -59,7 +59,6 @@ from collections.abc import Sequence
 
 from rewards.equivalence import listify, mixed_numbers, quick_match
 from rewards.extract import boxed_spans, last_boxed
-from rewards.limits import DEFAULT_TIMEOUT, run_limited
 from rewards.normalize import after_equals, minerva
 from rewards.numeric import fingerprint_agrees
 from rewards.outcome import Extraction
@@ -68,6 +67,7 @@ from rewards.retraction import withdrawn
 from rewards.shapes import reshape
 from rewards.symbolic import symbolic_allowed
 from rewards.unicode_math import unicode_to_tex
+from rewards.worker_pool import DEFAULT_TIMEOUT, run_limited
 
 MAX_WHOLE_OUTPUT = 1000
 MAX_ANSWER_CHARS = 1500

@@ -17,7 +17,7 @@ Rules:
   the pool), ``ifeval`` (``rewards.ifeval.verify`` in the pool, imported lazily), and ``verifiable``
   (defined in :mod:`rewards.verifiable`, routes rows on the ``dataset`` column). ``REGISTRY``, ``Options`` and
   ``register`` live in the leaf module :mod:`rewards.core`, which verifier modules import (no import cycle).
-- Each pool-using verifier has its own worker pool (``pool=`` of :func:`rewards.limits.run_limited`:
+- Each pool-using verifier has its own worker pool (``pool=`` of :func:`rewards.worker_pool.run_limited`:
   ``"math"``, ``"ifeval"``, one per plug-in), so an IFEval call never queues behind a MATH item being killed.
 - The no-EOS penalty belongs to the RL trainer, not here.
 """
@@ -31,7 +31,7 @@ from rewards import gsm8k, math_flex, verifiable
 from rewards.core import REGISTRY, BatchVerifier, Options, register
 from rewards.extract import completion_text
 from rewards.guarded import GuardedReward, is_trl_reward
-from rewards.limits import DEFAULT_TIMEOUT, resolve, run_limited
+from rewards.worker_pool import DEFAULT_TIMEOUT, resolve, run_limited
 
 __all__ = ["REGISTRY", "Options", "RewardFunction", "load_reward", "register", "verifiable"]
 

@@ -6,7 +6,7 @@ exact/rounded equality, expressions by ``simplify(a - b) == 0``-style checks, co
 as unordered sets, ``(a, b)``/``[a, b)`` as ordered tuples/intervals. Parsing goes through
 latex2sympy2_extended's ANTLR grammar; math-verify's Python-expression extractor is never enabled, so
 no model text is ever handed to a Python-syntax parser. math-verify's SIGALRM timeouts are switched
-off here: the caller (``rewards.limits``) enforces a hard per-item limit by killing the worker.
+off here: the caller (``rewards.worker_pool``) enforces a hard per-item limit by killing the worker.
 
 :func:`symbolic_allowed` is the cheap gate run before any parse, one linear scan each: candidates longer than
 :data:`MAX_SYMBOLIC_CHARS`, brackets of any kind (``(``, ``[``, ``{``, so ``\\left(`` too) nested deeper than

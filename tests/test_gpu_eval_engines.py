@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from tulu_recipes.evaluation.decoding import chat_prompt_text
-from tulu_recipes.evaluation.generation import GenerationSettings, generate, load_tokenizer
+from tulu_recipes.evaluation.inference import GenerationSettings, generate, load_tokenizer
 
 FAKE_VLLM = """
 import json

@@ -14,7 +14,7 @@ from rewards.ifeval import FUNCTION_NAMES, check_instructions, loose_variants, v
 from rewards.ifeval.instructions import CHECKERS
 from rewards.ifeval.language import detect_language
 from rewards.ifeval.text import count_sentences, count_words, split_sentences, word_tokenize
-from rewards.limits import get_pool, run_limited
+from rewards.worker_pool import get_pool, run_limited
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -15,7 +15,7 @@ import pytest
 from rewards.ifeval import FUNCTION_NAMES, verify
 from rewards.ifeval.open_instruct import choice_options, extract_answer
 from rewards.ifeval.text import count_bracket_spans
-from rewards.limits import get_pool, run_limited
+from rewards.worker_pool import get_pool, run_limited
 
 # RLVR-IFeval rows carry every argument key, most of them null.
 ALL_KEYS = dict.fromkeys(

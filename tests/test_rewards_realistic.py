@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from rewards import gsm8k, load_reward, math_flex
-from rewards.limits import run_limited
 from rewards.symbolic import symbolic_allowed
+from rewards.worker_pool import run_limited
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 

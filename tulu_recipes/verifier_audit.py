@@ -36,7 +36,7 @@ from typing import Any
 
 from rewards import REGISTRY, load_reward
 from rewards.diagnose import Diagnosis, classify, verifier_for
-from rewards.limits import DEFAULT_TIMEOUT
+from rewards.worker_pool import DEFAULT_TIMEOUT
 from tulu_recipes.config import RecipeError
 
 Z95 = 1.959963984540054

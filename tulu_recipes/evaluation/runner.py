@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tulu_recipes.evaluation.generation import GenerationSettings, generate, resolve_backend
+from tulu_recipes.evaluation.inference import GenerationSettings, generate, resolve_backend
 from tulu_recipes.evaluation.scoring import PRIMARY, TaskScore, score
 from tulu_recipes.evaluation.tasks import EvalTask
 

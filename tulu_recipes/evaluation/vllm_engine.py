@@ -42,7 +42,7 @@ def generate_here(model_path: str, prompts: Sequence[list[dict]], settings: Any)
     from vllm import LLM, SamplingParams
 
     from tulu_recipes.evaluation.decoding import chat_prompt_text
-    from tulu_recipes.evaluation.generation import load_tokenizer
+    from tulu_recipes.evaluation.inference import load_tokenizer
 
     tokenizer = load_tokenizer(model_path, settings.chat_template)
     token_prompts = [
@@ -79,7 +79,7 @@ def generate_in_child(model_path: str, prompts: Sequence[list[dict]], settings: 
 
 
 def main(argv: list[str] | None = None) -> None:
-    from tulu_recipes.evaluation.generation import GenerationSettings
+    from tulu_recipes.evaluation.inference import GenerationSettings
 
     request, response = (argv if argv is not None else sys.argv[1:])[:2]
     job = json.loads(Path(request).read_text())

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tulu_recipes.config import RecipeError, parse_recipe, run_cli, save_recipe
-from tulu_recipes.evaluation.generation import GenerationSettings
+from tulu_recipes.evaluation.inference import GenerationSettings
 from tulu_recipes.evaluation.intervals import check_task_sizes, confidence_intervals, read_predictions
 from tulu_recipes.evaluation.report import check_baseline, markdown_report, write_reports
 from tulu_recipes.evaluation.runner import evaluate_models, predictions_path

@@ -10,8 +10,8 @@ import threading
 import pytest
 
 from rewards import load_reward
-from rewards.limits import TimeLimitedPool, _pools, get_pool, run_limited
 from rewards.math_flex import prepare
+from rewards.worker_pool import TimeLimitedPool, _pools, get_pool, run_limited
 
 
 def test_overdue_item_is_killed_and_pool_stays_usable():
