@@ -6,6 +6,7 @@
 ``verify(completion, ground_truth) -> bool``.
 """
 
-from rewards.registry import REGISTRY, RewardFunction, load_reward, register
+from rewards.builtins import RewardFunction, load_reward
+from rewards.registry import REGISTRY, register
 
 __all__ = ["REGISTRY", "RewardFunction", "load_reward", "register"]

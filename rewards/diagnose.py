@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from rewards import gsm8k, math_flex
-from rewards.core import REGISTRY, Options
 from rewards.equivalence import listify
 from rewards.extract import completion_text, numbers
+from rewards.registry import REGISTRY, Options
 from rewards.worker_pool import DEFAULT_TIMEOUT
 
 CATEGORIES = ("correct", "wrong", "no_answer", "hedge", "unscored")

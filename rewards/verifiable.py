@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rewards.core import REGISTRY, Options, register
+from rewards.registry import REGISTRY, Options, register
 
 
 def verifier_for(dataset: Any) -> str | None:

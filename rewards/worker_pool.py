@@ -233,7 +233,7 @@ class TimeLimitedPool:
 
 POOL_PRELOAD: dict[str, tuple[str, ...]] = {
     "math": ("math_verify", "rewards.symbolic"),
-    "ifeval": ("rewards.ifeval", "rewards.registry"),
+    "ifeval": ("rewards.ifeval", "rewards.builtins"),
 }
 """Modules each named pool's workers import before they report ready; other pools preload nothing."""
 

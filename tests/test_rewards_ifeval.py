@@ -309,7 +309,7 @@ def test_every_checker_is_fast_on_100k_adversarial_inputs(text):
         for iid in CHECKERS
         if not iid.startswith(("language:", "change_case:english"))  # langdetect's own cost, not ours
     ]
-    out = run_limited("rewards.registry:ifeval_item", items, timeout=60, default="killed", pool="ifeval-adversarial")
+    out = run_limited("rewards.builtins:ifeval_item", items, timeout=60, default="killed", pool="ifeval-adversarial")
     assert "killed" not in out and pool.kills == kills
     assert all(isinstance(v, bool) for v in out)
 

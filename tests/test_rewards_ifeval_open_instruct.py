@@ -198,6 +198,6 @@ def test_every_function_is_fast_on_100k_adversarial_inputs(text):
         for name in FUNCTION_NAMES
         if name != "validate_response_language"  # langdetect's own cost
     ]
-    out = run_limited("rewards.registry:ifeval_item", items, timeout=60, default="killed", pool="ifeval-adversarial")
+    out = run_limited("rewards.builtins:ifeval_item", items, timeout=60, default="killed", pool="ifeval-adversarial")
     assert "killed" not in out and pool.kills == kills
     assert all(isinstance(v, bool) for v in out)

@@ -7,7 +7,7 @@ of a verifier's reasons, so this module adds them (by hand: no library classifie
 Metrics, on every reward call (TRL averages them over the logging window like its own), for each value of the
 ``dataset`` column: ``verifier/<dataset>/correct``, ``/no_answer``, ``/hedge`` and ``/truncated``, each a share
 of the rows a registered verifier scored. A row's verdict is the score of the first reward function from the
-registry (:class:`rewards.registry.RewardFunction`) that scored it, before the no-EOS penalty (> 0 is correct);
+registry (:class:`rewards.builtins.RewardFunction`) that scored it, before the no-EOS penalty (> 0 is correct);
 its category comes from :func:`rewards.diagnose.classify` (hedge and no-answer rules there). Only the rows the
 verifier rejected are re-read (its in-process extraction, no symbolic check), so a step pays at most one extra
 extraction per wrong row. ``truncated`` is TRL's clipped ratio per dataset: the last token is not EOS.
@@ -31,9 +31,9 @@ from typing import Any
 
 from accelerate.utils import gather_object
 
+from rewards.builtins import RewardFunction
 from rewards.diagnose import classify, verifier_for
 from rewards.extract import completion_text
-from rewards.registry import RewardFunction
 
 SAMPLES_DIR = "verifier_samples"
 SHARES = ("correct", "no_answer", "hedge")
