@@ -67,6 +67,13 @@ class TuluScriptArguments(ScriptArguments):
             "(0: never stop)."
         },
     )
+    require_cpu_bf16: bool = field(
+        default=False,
+        metadata={
+            "help": "With `bf16: true` on a CPU without bf16 instructions (avx512_bf16/amx_bf16), stop with an "
+            "error instead of warning and training in fp32."
+        },
+    )
 
     def mixture_sources(self) -> list[dict]:
         """The sources to mix: `dataset_mixer`, or `dataset_name` as a single full source."""

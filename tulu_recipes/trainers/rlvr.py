@@ -23,6 +23,8 @@ import torch
 from accelerate.utils import gather, gather_object
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
+from tulu_recipes.trainers.mismatch import GRPOMismatchMixin, MismatchArguments
+
 NON_STOP_HELP = (
     "Score given to a completion that does not end in EOS, replacing the verifier's (paper: -10 for PPO, "
     "0.0 for Tülu 3.1 GRPO). `null` disables it."
@@ -68,8 +70,9 @@ class VerifierRewardsMixin:
 
 
 @dataclass
-class TuluGRPOConfig(GRPOConfig):
-    """`GRPOConfig` plus the no-EOS penalty. The Tülu 3.1 settings are in `recipes/tulu3-8b/rlvr-grpo.yaml`."""
+class TuluGRPOConfig(MismatchArguments, GRPOConfig):
+    """`GRPOConfig` plus the no-EOS penalty and the sampler-mismatch corrections (`trainers.mismatch`). The
+    Tülu 3.1 settings are in `recipes/tulu3-8b/rlvr-grpo.yaml`."""
 
     non_stop_penalty: float | None = field(default=None, metadata={"help": NON_STOP_HELP})
 
@@ -81,8 +84,9 @@ class TuluRLOOConfig(RLOOConfig):
     non_stop_penalty: float | None = field(default=None, metadata={"help": NON_STOP_HELP})
 
 
-class TuluGRPOTrainer(VerifierRewardsMixin, GRPOTrainer):
-    """TRL's `GRPOTrainer` with the no-EOS penalty and per-dataset verifier metrics."""
+class TuluGRPOTrainer(GRPOMismatchMixin, VerifierRewardsMixin, GRPOTrainer):
+    """TRL's `GRPOTrainer` with the no-EOS penalty, per-dataset verifier metrics and the sampler mismatch logged
+    (and corrected when asked: `trainers.mismatch`)."""
 
 
 class TuluRLOOTrainer(VerifierRewardsMixin, RLOOTrainer):
