@@ -236,6 +236,45 @@ def run_one(spec: dict) -> dict:
     }
 
 
+def sampling_modes(model_path: Path, threads: int, completions: int = 16, tokens: int = 64) -> list[tuple[str, float]]:
+    """Generated tokens/s of one recipe-sized `generate` (4 prompts x 4, 64 tokens) in four ways, interleaved:
+    fp32; accelerate's per-forward autocast (bf16 weights cast again at every token); one outer autocast around
+    `generate` (this project: one cast per call); a bf16 copy of the weights."""
+    import copy
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(threads)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    path = (
+        SMOL / "data" / "rlvr_train.jsonl" if "smol" in str(model_path).lower() else QUICKSTART / "data" / "rlvr.jsonl"
+    )
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[: completions // 4]]
+    texts = [tokenizer.apply_chat_template(r["messages"], tokenize=False, add_generation_prompt=True) for r in rows]
+    batch = tokenizer([t for t in texts for _ in range(4)], return_tensors="pt", padding=True, padding_side="left")
+    fp32 = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).eval()
+    per_forward = copy.deepcopy(fp32)
+    per_forward.forward = torch.autocast("cpu", dtype=torch.bfloat16)(per_forward.forward)  # as accelerate wraps it
+    bf16_copy = copy.deepcopy(fp32).to(torch.bfloat16)
+    modes = {
+        "fp32": (fp32, False),
+        "autocast per forward (accelerate)": (per_forward, False),
+        "one outer autocast (this project)": (per_forward, True),
+        "bf16 copy of the weights": (bf16_copy, False),
+    }
+    kwargs = dict(max_new_tokens=tokens, min_new_tokens=tokens, do_sample=True, top_k=0)
+    best: dict[str, float] = {}
+    for _ in range(2):
+        for name, (model, outer) in modes.items():
+            torch.manual_seed(0)
+            start = time.perf_counter()
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=outer):
+                model.generate(**batch, **kwargs, pad_token_id=tokenizer.pad_token_id)
+            best[name] = max(best.get(name, 0.0), completions * tokens / (time.perf_counter() - start))
+    return list(best.items())
+
+
 def label(row: dict) -> str:
     extra = ",".join(f"{k}={v}" for k, v in sorted(row.get("overrides", {}).items()))
     return f"{row['algorithm']}{' ' + extra if extra else ''}"
@@ -291,6 +330,9 @@ def main() -> None:
     parser.add_argument("--smollm2-dir", type=Path, default=None, help="a converted SmolLM2 checkpoint to reuse")
     parser.add_argument("--out", type=Path, default=None, help="append one JSON row per configuration here")
     parser.add_argument("--table", type=Path, default=None, help="print the table of a results file and stop")
+    parser.add_argument(
+        "--sampling", action="store_true", help="only compare the four ways to sample in bf16 (tokens/s)"
+    )
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -305,6 +347,20 @@ def main() -> None:
         return
 
     threads = [int(t) for t in args.threads.split(",")]
+    if args.sampling:
+        print(f"load average at start: {os.getloadavg()}", flush=True)
+        print("| model | threads | sampling | tok/s (best of 2) |\n|---|---|---|---|")
+        for model in args.models.split(","):
+            path = (
+                QUICKSTART / "tiny-base"
+                if model == "tiny"
+                else args.smollm2_dir or smollm2_checkpoint(Path(tempfile.mkdtemp()))
+            )
+            for thread_count in threads:
+                for name, rate in sampling_modes(Path(path), thread_count):
+                    print(f"| {model} | {thread_count} | {name} | {rate:.0f} |", flush=True)
+        print(f"load average at end: {os.getloadavg()}")
+        return
     print(f"load average at start: {os.getloadavg()}", flush=True)
     ceiling = {t: matmul_ceiling(t) for t in threads}
     print("bf16 matmul ceiling: " + ", ".join(f"{t} thr {g:.0f} GFLOP/s" for t, g in ceiling.items()), flush=True)
