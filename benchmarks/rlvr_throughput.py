@@ -236,7 +236,9 @@ def run_one(spec: dict) -> dict:
     }
 
 
-def sampling_modes(model_path: Path, threads: int, completions: int = 16, tokens: int = 64) -> list[tuple[str, float]]:
+def sampling_modes(
+    model: str, model_path: Path, threads: int, completions: int = 16, tokens: int = 64
+) -> list[tuple[str, float]]:
     """Generated tokens/s of one recipe-sized `generate` (4 prompts x 4, 64 tokens) in four ways, interleaved:
     fp32; accelerate's per-forward autocast (bf16 weights cast again at every token); one outer autocast around
     `generate` (this project: one cast per call); a bf16 copy of the weights."""
@@ -247,9 +249,7 @@ def sampling_modes(model_path: Path, threads: int, completions: int = 16, tokens
 
     torch.set_num_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    path = (
-        SMOL / "data" / "rlvr_train.jsonl" if "smol" in str(model_path).lower() else QUICKSTART / "data" / "rlvr.jsonl"
-    )
+    path = SMOL / "data" / "rlvr_train.jsonl" if model == "smollm2" else QUICKSTART / "data" / "rlvr.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[: completions // 4]]
     texts = [tokenizer.apply_chat_template(r["messages"], tokenize=False, add_generation_prompt=True) for r in rows]
     batch = tokenizer([t for t in texts for _ in range(4)], return_tensors="pt", padding=True, padding_side="left")
@@ -266,11 +266,11 @@ def sampling_modes(model_path: Path, threads: int, completions: int = 16, tokens
     kwargs = dict(max_new_tokens=tokens, min_new_tokens=tokens, do_sample=True, top_k=0)
     best: dict[str, float] = {}
     for _ in range(2):
-        for name, (model, outer) in modes.items():
+        for name, (lm, outer) in modes.items():
             torch.manual_seed(0)
             start = time.perf_counter()
             with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=outer):
-                model.generate(**batch, **kwargs, pad_token_id=tokenizer.pad_token_id)
+                lm.generate(**batch, **kwargs, pad_token_id=tokenizer.pad_token_id)
             best[name] = max(best.get(name, 0.0), completions * tokens / (time.perf_counter() - start))
     return list(best.items())
 
@@ -357,7 +357,7 @@ def main() -> None:
                 else args.smollm2_dir or smollm2_checkpoint(Path(tempfile.mkdtemp()))
             )
             for thread_count in threads:
-                for name, rate in sampling_modes(Path(path), thread_count):
+                for name, rate in sampling_modes(model, Path(path), thread_count):
                     print(f"| {model} | {thread_count} | {name} | {rate:.0f} |", flush=True)
         print(f"load average at end: {os.getloadavg()}")
         return
