@@ -6,7 +6,7 @@ GPU, and TRL's sampling with `generate` runs through the same wrapped forward. W
 the CPU can run bf16 fast: oneDNN emulates bf16 matmuls on CPUs without AVX512-BF16 or AMX, several times slower
 than fp32. `check_cpu_bf16` turns `bf16: true` off there with a one-line warning (or refuses the recipe when
 `require_cpu_bf16: true`), before any model loads. The PPO value model, which accelerate does not prepare, is run
-under the same autocast by `TuluPPOTrainer`; sampling under one outer autocast is `trainers.mismatch`.
+under the same autocast by `TuluPPOTrainer`; the sampler's log-probs and the mismatch are `trainers.mismatch`.
 """
 
 from __future__ import annotations
