@@ -297,7 +297,8 @@ def table(rows: list[dict], ceiling: dict[int, float]) -> str:
         phases = r["phases"]
         split = [f"{100 * phases.get(p, 0.0) / wall:.0f}%" for p in PHASES]
         other = 100 * (wall - sum(phases.get(p, 0.0) for p in PHASES)) / wall
-        roof = ceiling.get(r["threads"], float("nan")) * 1e9
+        roof = r.get("ceiling") or ceiling.get(r["threads"], float("nan"))
+        roof *= 1e9
         sample_share = r["sample_flops"] / max(phases.get("sample", 0.0), 1e-9) / roof
         train_share = r["train_flops"] / max(phases.get("fwd+bwd", 0.0), 1e-9) / roof
         key = (r["model"], r["precision"], r["threads"])
@@ -398,7 +399,7 @@ def main() -> None:
         if process.returncode != 0 or not lines:
             print(f"{spec['model']} {label(spec)} {spec['precision']} failed:\n{process.stderr[-2000:]}", flush=True)
             continue
-        row = json.loads(lines[-1][len("RESULT ") :])
+        row = json.loads(lines[-1][len("RESULT ") :]) | {"ceiling": ceiling[spec["threads"]]}
         rows.append(row)
         print(f"done {row['model']} {label(row)} {row['precision']} {row['threads']} thr: {row['wall']:.1f} s "
               f"(load {row['load']})", flush=True)  # fmt: skip
