@@ -73,6 +73,18 @@ def test_forcing_bf16_on_a_cpu_without_it_exits_2_before_loading(tmp_path, monke
     assert "require_cpu_bf16" in err and len(err.splitlines()) == 1, err
 
 
+def test_torch_threads_sets_the_thread_count_before_loading(tmp_path, monkeypatch):
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        parse(recipe(tmp_path, torch_threads=1))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(previous)
+    with pytest.raises(ValueError, match="torch_threads"):
+        parse(recipe(tmp_path, torch_threads=0))
+
+
 def test_this_machines_cpu_is_detected_from_its_flags(monkeypatch):
     """The flag reader alone, on a CPU flag line with and without bf16 (the torch probes say no)."""
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)

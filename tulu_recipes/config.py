@@ -256,9 +256,10 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
     *instances, remaining = parsed
     if remaining:
         raise RecipeError(f"unexpected arguments on the command line: {' '.join(remaining)}")
-    from tulu_recipes.precision import check_cpu_bf16
+    from tulu_recipes.precision import apply_torch_threads, check_cpu_bf16
 
     check_cpu_bf16(instances)  # bf16: true on a CPU without bf16 instructions: fp32 with a warning, or an error
+    apply_torch_threads(instances)
     # What the recipe and the command line set, as each config received it before its __post_init__ derived
     # other values: the saved recipe writes these plus class defaults, so TRL accepts it back (`resolved_recipe`).
     namespace = vars(parser.parse_known_args(args=cli)[0])

@@ -67,6 +67,13 @@ class TuluScriptArguments(ScriptArguments):
             "(0: never stop)."
         },
     )
+    torch_threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "torch CPU threads (torch.set_num_threads) for the run; null keeps torch's default (all cores). "
+            "On a shared machine 1 can be several times faster (benchmarks/rlvr_throughput.py)."
+        },
+    )
     require_cpu_bf16: bool = field(
         default=False,
         metadata={
