@@ -288,6 +288,10 @@ def parse_recipe(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
         from_cli = any(t[2:].split("=", 1)[0].replace("-", "_") == key for t in cli if t.startswith("--"))
         where = "the command line" if from_cli or not recipe_path else recipe_path
         raise RecipeError(f"invalid recipe {where}: {message}")
+    from tulu_recipes.precision import apply_torch_threads, check_cpu_bf16
+
+    check_cpu_bf16(instances)  # bf16: true on a CPU without bf16 instructions: fp32 with a warning, or an error
+    apply_torch_threads(instances)
     # What the recipe and the command line set, as each config received it before its __post_init__ derived
     # other values: the saved recipe writes these plus class defaults, so TRL accepts it back (`resolved_recipe`).
     namespace = vars(parser.parse_known_args(args=cli)[0])

@@ -67,6 +67,20 @@ class TuluScriptArguments(ScriptArguments):
             "(0: never stop)."
         },
     )
+    torch_threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "torch CPU threads (torch.set_num_threads) for the run; null keeps torch's default (all cores). "
+            "On a shared machine 1 can be several times faster (benchmarks/rlvr_throughput.py)."
+        },
+    )
+    require_cpu_bf16: bool = field(
+        default=False,
+        metadata={
+            "help": "With `bf16: true` on a CPU without bf16 instructions (avx512_bf16/amx_bf16), stop with an "
+            "error instead of warning and training in fp32."
+        },
+    )
 
     def mixture_sources(self) -> list[dict]:
         """The sources to mix: `dataset_mixer`, or `dataset_name` as a single full source."""

@@ -73,6 +73,7 @@ from tulu_recipes.distributed import check_master_weights, gather_weights_on_sav
 from tulu_recipes.trainers import ppo_math
 from tulu_recipes.trainers.active_sampling import ActiveSamplingArguments, ActiveSamplingMixin
 from tulu_recipes.trainers.decoupled_gae import advantages_and_returns
+from tulu_recipes.trainers.mismatch import MismatchArguments, SamplerLogprobsMixin
 from tulu_recipes.trainers.rlvr import NON_STOP_HELP, VerifierRewardsMixin
 from tulu_recipes.trainers.value_config import ValueLearningFields, check_value_learning
 from tulu_recipes.trainers.value_pretraining import ValuePretraining
@@ -84,7 +85,9 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class TuluPPOConfig(ActiveSamplingArguments, ValueLearningFields, VerifierDiagnosticsArguments, RLOOConfig):
+class TuluPPOConfig(
+    ActiveSamplingArguments, MismatchArguments, ValueLearningFields, VerifierDiagnosticsArguments, RLOOConfig
+):
     """`RLOOConfig` with PPO's value-model fields and the Tülu 3 8B PPO defaults (paper Table 21).
 
     TRL fields with a PPO meaning: `num_generations` = samples per prompt (paper: 1), `num_iterations` = PPO
@@ -231,7 +234,7 @@ class _ValueModelStep(TrainerCallback):
             self.trainer.value_model.zero_grad(set_to_none=True)
 
 
-class TuluPPOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, RLOOTrainer):
+class TuluPPOTrainer(ActiveSamplingMixin, SamplerLogprobsMixin, VerifierRewardsMixin, RLOOTrainer):
     """PPO with a value model and verifier rewards; see the module docstring. Text-only prompts."""
 
     _tag_names = ["trl", "ppo", "tulu-recipes"]
@@ -429,7 +432,9 @@ class TuluPPOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, RLOOTrainer):
         chunks = []
         for start in range(0, input_ids.size(0), batch_size):
             ids, mask = input_ids[start : start + batch_size], attention_mask[start : start + batch_size]
-            chunks.append(self._value_columns(per_token_values(self._value_runner, ids, mask), logits_to_keep))
+            with self.accelerator.autocast():  # as the policy runs (accelerate autocasts only what it prepares)
+                values = per_token_values(self._value_runner, ids, mask)
+            chunks.append(self._value_columns(values, logits_to_keep))
         return torch.cat(chunks, dim=0)
 
     def _reference_logps(self, input_ids, attention_mask, logits_to_keep: int, batch_size: int) -> torch.Tensor:
@@ -486,6 +491,7 @@ class TuluPPOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, RLOOTrainer):
             )
             with disable_gradient_checkpointing(self.value_model, self.args.gradient_checkpointing_kwargs):
                 old_values = self._completion_values(input_ids, attention_mask, logits_to_keep, batch_size)
+        sampler_weights = self._rollout_mismatch(old_logps, completion_mask, mode)  # trainers.mismatch
 
         # TRL's reward plumbing (+ no-EOS penalty and per-dataset metrics from the mixin); gathered over processes
         rewards_per_func = self._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -531,7 +537,7 @@ class TuluPPOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, RLOOTrainer):
             "old_values": old_values,
             "advantages": advantages,
             "returns": returns,
-        }
+        } | ({"sampler_weights": sampler_weights} if sampler_weights is not None else {})
 
     def _log_rollout(self, mode, rewards_per_func, all_scores, kl, mask, values, returns, value_mask) -> None:
         metrics = self._metrics[mode]
@@ -582,9 +588,11 @@ class TuluPPOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, RLOOTrainer):
             model, input_ids, attention_mask, logits_to_keep, compute_entropy=True
         )
         pg_loss, pg_clip = ppo_math.policy_loss(
-            logps, inputs["old_logps"], inputs["advantages"], mask, self.epsilon_low
+            logps, inputs["old_logps"], inputs["advantages"], mask, self.epsilon_low, inputs.get("sampler_weights")
         )
-        values = self._value_columns(per_token_values(self._value_runner, input_ids, attention_mask), logits_to_keep)
+        with self.accelerator.autocast():  # the policy's bf16 autocast (accelerate wraps only the policy's forward)
+            values = per_token_values(self._value_runner, input_ids, attention_mask)
+        values = self._value_columns(values, logits_to_keep)
         vf_loss, vf_clip = ppo_math.value_loss(
             values, inputs["old_values"], inputs["returns"], inputs["value_mask"], self.args.cliprange_value
         )

@@ -100,13 +100,22 @@ def gae(
 
 
 def policy_loss(
-    logps: torch.Tensor, old_logps: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor, clip: float = 0.2
+    logps: torch.Tensor,
+    old_logps: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    clip: float = 0.2,
+    weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Clipped PPO surrogate, token mean. Returns `(loss, fraction of tokens where clipping was active)`."""
+    """Clipped PPO surrogate, token mean; `weights` (the sampler-mismatch correction, `trainers.mismatch`) scale
+    each token's term. Returns `(loss, fraction of tokens where clipping was active)`."""
     ratio = torch.exp(logps - old_logps)
     unclipped = -advantages * ratio
     clipped = -advantages * torch.clamp(ratio, 1.0 - clip, 1.0 + clip)
-    loss = masked_mean(torch.maximum(unclipped, clipped), mask)
+    per_token = torch.maximum(unclipped, clipped)
+    if weights is not None:
+        per_token = per_token * weights
+    loss = masked_mean(per_token, mask)
     clip_frac = masked_mean((clipped > unclipped).to(logps.dtype), mask)
     return loss, clip_frac
 

@@ -27,6 +27,7 @@ from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 from tulu_recipes.trainers import verifier_diagnostics
 from tulu_recipes.trainers.active_sampling import ActiveSamplingArguments, ActiveSamplingMixin
 from tulu_recipes.trainers.long_prompts import MAX_PROMPT_HELP, drop_long_prompts
+from tulu_recipes.trainers.mismatch import GRPOMismatchMixin, MismatchArguments
 from tulu_recipes.trainers.verifier_diagnostics import VerifierDiagnosticsArguments
 
 NON_STOP_HELP = (
@@ -80,8 +81,9 @@ class VerifierRewardsMixin:
 
 
 @dataclass
-class TuluGRPOConfig(ActiveSamplingArguments, VerifierDiagnosticsArguments, GRPOConfig):
-    """`GRPOConfig` plus the no-EOS penalty. The Tülu 3.1 settings are in `recipes/tulu3-8b/rlvr-grpo.yaml`."""
+class TuluGRPOConfig(ActiveSamplingArguments, MismatchArguments, VerifierDiagnosticsArguments, GRPOConfig):
+    """`GRPOConfig` plus the no-EOS penalty and the sampler-mismatch corrections (`trainers.mismatch`). The
+    Tülu 3.1 settings are in `recipes/tulu3-8b/rlvr-grpo.yaml`."""
 
     non_stop_penalty: float | None = field(default=None, metadata={"help": NON_STOP_HELP})
     max_prompt_length: int | None = field(default=2048, metadata={"help": MAX_PROMPT_HELP})
@@ -95,8 +97,9 @@ class TuluRLOOConfig(ActiveSamplingArguments, VerifierDiagnosticsArguments, RLOO
     max_prompt_length: int | None = field(default=2048, metadata={"help": MAX_PROMPT_HELP})
 
 
-class TuluGRPOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, GRPOTrainer):
-    """TRL's `GRPOTrainer` with the no-EOS penalty and per-dataset verifier metrics."""
+class TuluGRPOTrainer(ActiveSamplingMixin, GRPOMismatchMixin, VerifierRewardsMixin, GRPOTrainer):
+    """TRL's `GRPOTrainer` with the no-EOS penalty, per-dataset verifier metrics and the sampler mismatch logged
+    (and corrected when asked: `trainers.mismatch`)."""
 
 
 class TuluRLOOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, RLOOTrainer):
