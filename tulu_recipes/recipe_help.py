@@ -42,8 +42,6 @@ COMMON_FIELDS = (
     "resume_from_checkpoint",
     "use_peft",
     "lora_r",
-    "lora_alpha",
-    "lora_target_modules",
     "beta",
     "loss_type",
     "num_generations",
@@ -88,18 +86,23 @@ def _default(f: dataclasses.Field) -> Any:
 
 
 def _fold_families(lines: dict[str, str]) -> list[str]:
-    """One line per field, except that a family of 3 or more fields sharing their first two words (the value
-    pretraining or active sampling settings) shows its first field and names the others on one line."""
-    families: dict[str, list[str]] = {}
-    for name in lines:
-        families.setdefault("_".join(name.split("_")[:2]), []).append(name)
-    out = []
-    for name, line in lines.items():
-        family = families["_".join(name.split("_")[:2])]
-        if len(family) < 3 or name == family[0]:
-            out.append(line)
-        elif name == family[1]:
-            out.append(f"  also {', '.join('--' + n for n in family[1:])} ({HELP_ALL_FLAG} says more)")
+    """One line per field, except that a run of 3 or more consecutive fields sharing their first word (the value
+    pretraining, active sampling or rho-correction settings) shows its first field and names the others on one
+    line."""
+    names = list(lines)
+    out: list[str] = []
+    start = 0
+    while start < len(names):
+        word = names[start].split("_")[0]
+        end = start
+        while end < len(names) and names[end].split("_")[0] == word:
+            end += 1
+        out.append(lines[names[start]])
+        if end - start >= 3:
+            out.append(f"  also {', '.join('--' + n for n in names[start + 1 : end])} ({HELP_ALL_FLAG} says more)")
+        else:
+            out += [lines[n] for n in names[start + 1 : end]]
+        start = end
     return out
 
 
