@@ -54,8 +54,9 @@ class GuardedReward:
             raise ValueError(f"{self.name} returned {len(values)} values for {len(completions)} completions")
         return [_number(v) for v in values]
 
-    def __call__(self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None,
-                 **columns: Any) -> list[float | None]:
+    def __call__(
+        self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, **columns: Any
+    ) -> list[float | None]:
         completions = list(completions or [])
         try:
             return self._call(prompts, completions, columns)
@@ -63,16 +64,24 @@ class GuardedReward:
             scores: list[float | None] = []
             failed = 0
             for i in range(len(completions)):
-                row = {k: ([v[i]] if isinstance(v, list) and len(v) == len(completions) and k not in _TRL_EXTRAS
-                           else v) for k, v in columns.items()}
+                row = {
+                    k: ([v[i]] if isinstance(v, list) and len(v) == len(completions) and k not in _TRL_EXTRAS else v)
+                    for k, v in columns.items()
+                }
                 try:
                     scores.extend(self._call(None if prompts is None else [prompts[i]], [completions[i]], row))
                 except Exception:  # noqa: BLE001
                     scores.append(None)
                     failed += 1
             self.errors += failed
-            logger.warning("reward %s raised (%r); %d of %d rows scored None (total %d)", self.name, batch_error,
-                           failed, len(completions), self.errors)
+            logger.warning(
+                "reward %s raised (%r); %d of %d rows scored None (total %d)",
+                self.name,
+                batch_error,
+                failed,
+                len(completions),
+                self.errors,
+            )
             log_metric = columns.get("log_metric")
             if callable(log_metric):
                 log_metric(f"reward_errors/{self.__name__}", float(failed))

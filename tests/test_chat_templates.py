@@ -26,9 +26,7 @@ def tokenizer(tiny_base):
 def test_tulu_renders_the_release_example(tokenizer, version):
     template = getattr(load_chat_template("tulu"), version)
     text = tokenizer.apply_chat_template(CONVERSATION, tokenize=False, chat_template=template)
-    assert text == (
-        f"<|system|>\nS\n<|user|>\nHi\n<|assistant|>\nHello!{EOS}\n<|user|>\n2+2?\n<|assistant|>\n4{EOS}"
-    )
+    assert text == (f"<|system|>\nS\n<|user|>\nHi\n<|assistant|>\nHello!{EOS}\n<|user|>\n2+2?\n<|assistant|>\n4{EOS}")
 
 
 @pytest.mark.parametrize("version", ["inference", "training"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 from packaging.requirements import Requirement
@@ -42,3 +44,10 @@ def test_constraints_pin_every_dependency_inside_its_range(repo_root):
         name = canonicalize_name(req.name)
         assert name in pins, f"constraints.txt has no pin for {req.name} (refresh it: see README)"
         assert req.specifier.contains(pins[name], prereleases=True), f"{req.name}=={pins[name]} outside {req}"
+
+
+@pytest.mark.parametrize("command", [["check", "."], ["format", "--check", "."]], ids=["check", "format"])
+def test_the_repository_is_ruff_clean(repo_root, command):
+    """CI runs the README's test command only, so lint and format are checked here (ruff is in `.[dev]`)."""
+    proc = subprocess.run([sys.executable, "-m", "ruff", *command], cwd=repo_root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-1000:]

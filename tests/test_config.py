@@ -53,8 +53,9 @@ def test_unknown_key_names_file_and_closest_key(tmp_path):
 
 
 def test_unknown_cli_key(tmp_path):
-    with pytest.raises(RecipeError, match="unknown key 'num_train_epoch' in the command line; did you mean "
-                                         "'num_train_epochs'"):
+    with pytest.raises(
+        RecipeError, match="unknown key 'num_train_epoch' in the command line; did you mean 'num_train_epochs'"
+    ):
         parse_recipe(TYPES, [str(write(tmp_path, "")), "--num_train_epoch", "1"])
 
 
@@ -101,8 +102,10 @@ def test_relative_paths_and_env(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     script, _, model = parse_recipe(TYPES, [str(write(sub, body))])
     assert model.model_name_or_path == str(sub / "model")
-    assert script.dataset_mixer == [{"path": str(sub / "data/a.jsonl"), "fraction": 0.5},
-                                    {"path": "org/hub-set", "count": 10}]
+    assert script.dataset_mixer == [
+        {"path": str(sub / "data/a.jsonl"), "fraction": 0.5},
+        {"path": "org/hub-set", "count": 10},
+    ]
     assert os.environ["TULU_TEST_VAR"] == "on"
 
 
@@ -123,8 +126,9 @@ def test_misspelled_recipe_fails_fast_from_the_shell(tmp_path, repo_root):
     recipe = recipe.replace("./data/sft.jsonl", "./no-such-data.jsonl")
     path = tmp_path / "recipe.yaml"
     path.write_text(recipe)
-    proc = subprocess.run([sys.executable, str(repo_root / "recipes/sft.py"), str(path)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(repo_root / "recipes/sft.py"), str(path)], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 2
     assert f"unknown key 'learning_rat' in {path}; did you mean 'learning_rate'?" in proc.stderr
     assert "Traceback" not in proc.stderr

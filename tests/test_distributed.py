@@ -21,10 +21,16 @@ EXPECTED = {
     "single_gpu.yaml": (DistributedType.NO, 1, {}),
     "multi_gpu.yaml": (DistributedType.MULTI_GPU, 8, {}),
     "deepspeed_zero2.yaml": (DistributedType.DEEPSPEED, 8, {"stage": 2}),
-    "deepspeed_zero3.yaml": (DistributedType.DEEPSPEED, 8, {"stage": 3,
-                                                            "stage3_gather_16bit_weights_on_model_save": True}),
-    "deepspeed_zero3_offload.yaml": (DistributedType.DEEPSPEED, 8, {"stage": 3, "offload_optimizer": CPU_OFFLOAD,
-                                                                    "offload_param": CPU_OFFLOAD}),
+    "deepspeed_zero3.yaml": (
+        DistributedType.DEEPSPEED,
+        8,
+        {"stage": 3, "stage3_gather_16bit_weights_on_model_save": True},
+    ),
+    "deepspeed_zero3_offload.yaml": (
+        DistributedType.DEEPSPEED,
+        8,
+        {"stage": 3, "offload_optimizer": CPU_OFFLOAD, "offload_param": CPU_OFFLOAD},
+    ),
     "fsdp.yaml": (DistributedType.FSDP, 8, {"fsdp_version": 2, "fsdp_state_dict_type": "FULL_STATE_DICT"}),
 }
 
@@ -48,8 +54,12 @@ def test_accelerate_configs_load(repo_root, name):
     assert subset.items() <= ds["zero_optimization"].items()
     assert config.deepspeed_config["zero3_init_flag"] == (ds["zero_optimization"]["stage"] == 3)
     # Batch sizes, accumulation, clipping and precision come from the recipe, never pinned in the launcher config.
-    for key in ("train_batch_size", "train_micro_batch_size_per_gpu", "gradient_accumulation_steps",
-                "gradient_clipping"):
+    for key in (
+        "train_batch_size",
+        "train_micro_batch_size_per_gpu",
+        "gradient_accumulation_steps",
+        "gradient_clipping",
+    ):
         assert ds[key] == "auto", key
     assert ds["bf16"] == {"enabled": "auto"}
 

@@ -35,8 +35,9 @@ def test_exemplars_pass_their_own_verifiers():
     assert len(gsm_shots) == 8 and len(math_shots) == 4
     gsm_texts = [f"{s['rationale']} So the answer is {s['answer']}." for s in gsm_shots]
     assert score("gsm8k", gsm_texts, [s["answer"] for s in gsm_shots]).metrics["accuracy"] == 1.0
-    minerva = [f"{s['solution']}\nFinal Answer: The final answer is ${s['answer']}$. I hope it is correct."
-               for s in math_shots]
+    minerva = [
+        f"{s['solution']}\nFinal Answer: The final answer is ${s['answer']}$. I hope it is correct." for s in math_shots
+    ]
     assert score("math", minerva, [s["answer"] for s in math_shots]).metrics["accuracy"] == 1.0
 
 
@@ -80,8 +81,9 @@ def test_gsm8k_gold_answers_score_100_and_shifted_ones_almost_0():
 
 def test_math_gold_solutions_score_500_of_500_with_subject_macro_average():
     rows = read_jsonl(shared_data("math_test.jsonl"))
-    result = score("math", [r["solution"] for r in rows], [math_gold(r) for r in rows],
-                   groups=[r["subject"] for r in rows])
+    result = score(
+        "math", [r["solution"] for r in rows], [math_gold(r) for r in rows], groups=[r["subject"] for r in rows]
+    )
     # number_theory/459 boxes two forms of one value (15\frac{39}{40}, then \frac{639}{40}): one answer, not a hedge.
     assert sum(result.correct) == 500
     assert result.metrics["accuracy_Number Theory"] == pytest.approx(1.0)
@@ -95,8 +97,9 @@ def test_ifeval_gpt4_responses_score_what_the_ifeval_cli_reports(tmp_path):
     inputs, responses = shared_data("ifeval_input_data.jsonl"), shared_data("ifeval_gpt4_responses.jsonl")
     by_prompt = {r["prompt"]: r["response"] for r in read_jsonl(responses)}
     task = ifeval_task(inputs)
-    result = score("ifeval", [by_prompt[e.ground_truth["prompt"]] for e in task.examples],
-                   [e.ground_truth for e in task.examples])
+    result = score(
+        "ifeval", [by_prompt[e.ground_truth["prompt"]] for e in task.examples], [e.ground_truth for e in task.examples]
+    )
     cli = evaluate_files(inputs, responses, tmp_path)
     assert len(task.examples) == 541
     for name, percent in cli.items():
@@ -125,18 +128,23 @@ def test_gsm8k_prompt_is_olmes_gsm8k_tulu_rendered_in_the_tulu_template(tiny_bas
         "Answer: There are 15 trees originally. Then there were 21 trees after some more were planted. So there "
         "must have been 21 - 15 = 6. So the answer is 6."
     )
-    assert messages[-2:] == [{"role": "user", "content": f"Question: {question}"},
-                             {"role": "assistant", "content": "Answer:"}]
+    assert messages[-2:] == [
+        {"role": "user", "content": f"Question: {question}"},
+        {"role": "assistant", "content": "Answer:"},
+    ]
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_base)
     tokenizer.chat_template = load_chat_template("tulu").inference
     eos = tokenizer.eos_token
     shots = read_jsonl(DATA / "gsm8k_8shot.jsonl")
-    expected = "".join(
-        f"<|user|>\nQuestion: {s['question']}\n<|assistant|>\nAnswer: {s['rationale']} So the answer is "
-        f"{s['answer']}.{eos}\n"
-        for s in shots[:2]
-    ) + f"<|user|>\nQuestion: {question}\n<|assistant|>\nAnswer:"
+    expected = (
+        "".join(
+            f"<|user|>\nQuestion: {s['question']}\n<|assistant|>\nAnswer: {s['rationale']} So the answer is "
+            f"{s['answer']}.{eos}\n"
+            for s in shots[:2]
+        )
+        + f"<|user|>\nQuestion: {question}\n<|assistant|>\nAnswer:"
+    )
     assert chat_prompt_text(tokenizer, gsm8k_messages(question, num_shots=2)) == expected
 
 
@@ -154,13 +162,19 @@ def test_local_jsonl_task_routes_rows_to_their_verifier(tmp_path, quickstart_dir
     assert task.name == "held_out" and task.kind == "verifiable" and len(task.examples) == 5
     golds = [e.ground_truth for e in task.examples]
     texts = [f"The answer is {g}." for g in golds[:3]] + ["The answer is -1.", "no idea"]
-    result = score("verifiable", texts, golds, verifiers=[e.verifier for e in task.examples],
-                   groups=[e.group for e in task.examples])
+    result = score(
+        "verifiable",
+        texts,
+        golds,
+        verifiers=[e.verifier for e in task.examples],
+        groups=[e.group for e in task.examples],
+    )
     assert result.correct == [True, True, True, False, False]
     assert result.metrics == {"accuracy": 0.6, "accuracy_gsm8k": 0.6}
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}], "ground_truth": "1",
-                               "dataset": "trivia"}) + "\n")
+    bad.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "hi"}], "ground_truth": "1", "dataset": "trivia"}) + "\n"
+    )
     with pytest.raises(ValueError, match="no verifier for dataset 'trivia'"):
         build_task(str(bad))
 
@@ -168,13 +182,33 @@ def test_local_jsonl_task_routes_rows_to_their_verifier(tmp_path, quickstart_dir
 def test_evaluate_stage_on_the_tiny_model_writes_agreeing_outputs(tmp_path, tiny_base, quickstart_dir):
     out = tmp_path / "eval"
     eval_file = quickstart_dir / "data" / "eval.jsonl"
-    results = evaluate_main([
-        "--models", str(tiny_base), str(tiny_base), "--model_names", "base", "base_again",
-        "--tasks", "gsm8k", "math", "ifeval", f"held_out={eval_file}",
-        "--data_dir", str(shared_data("gsm8k_test.jsonl").parent),
-        "--limit", "4", "--max_new_tokens", "8", "--backend", "transformers", "--output_dir", str(out),
-        "--disable_tqdm", "true",
-    ])
+    results = evaluate_main(
+        [
+            "--models",
+            str(tiny_base),
+            str(tiny_base),
+            "--model_names",
+            "base",
+            "base_again",
+            "--tasks",
+            "gsm8k",
+            "math",
+            "ifeval",
+            f"held_out={eval_file}",
+            "--data_dir",
+            str(shared_data("gsm8k_test.jsonl").parent),
+            "--limit",
+            "4",
+            "--max_new_tokens",
+            "8",
+            "--backend",
+            "transformers",
+            "--output_dir",
+            str(out),
+            "--disable_tqdm",
+            "true",
+        ]
+    )
     saved = json.loads((out / "results.json").read_text())
     assert saved == json.loads(json.dumps(results))
     assert saved["tasks"] == ["gsm8k", "math", "ifeval", "held_out"]
@@ -234,7 +268,11 @@ def test_shipped_evaluation_recipes_parse(repo_root):
 
     (paper,) = parse_recipe([EvalArguments], [str(repo_root / "recipes" / "tulu3-8b" / "evaluate.yaml")])
     assert (paper.tasks, paper.gsm8k_shots, paper.math_shots, paper.max_new_tokens) == (
-        ["gsm8k", "math", "ifeval"], 8, 4, 4096)
+        ["gsm8k", "math", "ifeval"],
+        8,
+        4,
+        4096,
+    )
     assert paper.model_names == ["SFT", "DPO", "RLVR"] and len(paper.models) == 3
     (quick,) = parse_recipe([EvalArguments], [str(repo_root / "recipes" / "quickstart" / "evaluate.yaml")])
     assert quick.tasks == [str(repo_root / "recipes" / "quickstart" / "data" / "eval.jsonl")]
@@ -277,8 +315,22 @@ def test_report_changes_from_a_named_baseline_for_branches_of_one_model():
 
 def test_compare_to_an_unknown_model_stops_before_generating(tmp_path):
     with pytest.raises(RecipeError, match="compare_to 'bas' is not one of the evaluated models: base, GRPO"):
-        evaluate_main(["--models", str(tmp_path / "a"), str(tmp_path / "b"), "--model_names", "base", "GRPO",
-                       "--compare_to", "bas", "--tasks", "gsm8k", "--output_dir", str(tmp_path / "out")])
+        evaluate_main(
+            [
+                "--models",
+                str(tmp_path / "a"),
+                str(tmp_path / "b"),
+                "--model_names",
+                "base",
+                "GRPO",
+                "--compare_to",
+                "bas",
+                "--tasks",
+                "gsm8k",
+                "--output_dir",
+                str(tmp_path / "out"),
+            ]
+        )
     assert not (tmp_path / "out").exists()
 
 

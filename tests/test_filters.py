@@ -23,9 +23,7 @@ def _kept(rows: list[dict], kind: str = "sft", config: FilterConfig | None = Non
 def test_default_keywords_are_the_papers_list():
     assert len(DEFAULT_IDENTITY_KEYWORDS) == 18
     assert DEFAULT_IDENTITY_KEYWORDS[:3] == ("OpenAI", "Open AI", "ChatGPT")
-    assert {"GPT 3.5", "BingChat", "LAION", "Open Assistant", "OpenAssistant"} <= set(
-        DEFAULT_IDENTITY_KEYWORDS
-    )
+    assert {"GPT 3.5", "BingChat", "LAION", "Open Assistant", "OpenAssistant"} <= set(DEFAULT_IDENTITY_KEYWORDS)
 
 
 @pytest.mark.parametrize(

@@ -135,9 +135,7 @@ def test_table_counts_filters_and_per_source_switch(data):
     saved = json.loads(json.dumps(result.to_dict()))
     assert saved["train_rows"] == 11 and saved["sources"][1]["source"] == "hardcoded"
     assert saved["filters"]["identity_keywords"][0] == "OpenAI"
-    no_filters = _mix(
-        data, [{"path": "bad.jsonl"}], filters=FilterConfig(drop_empty_turns=False, drop_identity=False)
-    )
+    no_filters = _mix(data, [{"path": "bad.jsonl"}], filters=FilterConfig(drop_empty_turns=False, drop_identity=False))
     assert len(no_filters.train) == 8
 
 
@@ -165,10 +163,7 @@ def test_local_formats_and_path_resolution(data, tmp_path, monkeypatch):
     monkeypatch.chdir(data)
     other = tmp_path / "elsewhere"
     other.mkdir()
-    assert (
-        len(load_mixture([{"path": "b.jsonl"}], kind="sft", base_dir=other, cache_dir=str(data / "c")).train)
-        == 4
-    )
+    assert len(load_mixture([{"path": "b.jsonl"}], kind="sft", base_dir=other, cache_dir=str(data / "c")).train) == 4
 
 
 def test_missing_local_path_is_named(data):
@@ -194,9 +189,7 @@ def test_spec_validation_errors(data):
 
 
 def test_empty_mixture_says_why(data):
-    with pytest.raises(
-        DataError, match=r"sft mixture is empty: 'a\.jsonl': fraction 0 of 10 rows gives 0 rows"
-    ):
+    with pytest.raises(DataError, match=r"sft mixture is empty: 'a\.jsonl': fraction 0 of 10 rows gives 0 rows"):
         _mix(data, [{"path": "a.jsonl", "fraction": 0.0}])
     _write_jsonl(data / "all_bad.jsonl", [_row(0, "ChatGPT here"), _row(1, " ")])
     with pytest.raises(DataError, match=r"filters removed all 2 rows \(empty_turns: 1, identity: 1\)"):

@@ -26,9 +26,7 @@ def _norm(rows: list[dict], kind: str, label: str = "src", **kw) -> list[dict]:
 
 
 def test_sft_messages_keep_only_role_content_and_source():
-    rows = [
-        {"messages": [{"role": "user", "content": "hi", "name": "x"}, _a("hello")], "id": 7, "lang": "en"}
-    ]
+    rows = [{"messages": [{"role": "user", "content": "hi", "name": "x"}, _a("hello")], "id": 7, "lang": "en"}]
     ds = normalize(datasets.Dataset.from_list(rows), "sft", "my-src")
     assert ds.column_names == ["messages", "source"]
     assert ds.to_list() == [{"messages": [_u("hi"), _a("hello")], "source": "my-src"}]
@@ -87,9 +85,7 @@ def test_preference_tulu_format_splits_shared_prefix():
     rows = [{"chosen": [*prefix, _a("good")], "rejected": [*prefix, _a("bad")], "chosen_rating": 5.0}]
     ds = normalize(datasets.Dataset.from_list(rows), "preference", "pref")
     assert ds.column_names == ["prompt", "chosen", "rejected", "source"]
-    assert ds.to_list() == [
-        {"prompt": prefix, "chosen": [_a("good")], "rejected": [_a("bad")], "source": "pref"}
-    ]
+    assert ds.to_list() == [{"prompt": prefix, "chosen": [_a("good")], "rejected": [_a("bad")], "source": "pref"}]
 
 
 def test_preference_redundant_prompt_string_next_to_full_conversations_is_ignored():
@@ -136,9 +132,7 @@ def test_rlvr_open_instruct_format_drops_trailing_assistant_and_dumps_ground_tru
 def test_rlvr_trl_prompt_string_with_dataset_from_spec():
     rows = [{"prompt": "What is 6*7?", "ground_truth": 42}]
     out = _norm(rows, "rlvr", dataset_name="gsm8k")
-    assert out == [
-        {"prompt": [_u("What is 6*7?")], "ground_truth": "42", "dataset": "gsm8k", "source": "src"}
-    ]
+    assert out == [{"prompt": [_u("What is 6*7?")], "ground_truth": "42", "dataset": "gsm8k", "source": "src"}]
 
 
 def test_rlvr_without_dataset_anywhere_is_an_error():

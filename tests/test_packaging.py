@@ -55,6 +55,7 @@ def test_stage_runs_as_a_module(tmp_path):
     """`python -m tulu_recipes.stages.sft` (what `accelerate launch -m` runs) reaches the recipe parser."""
     recipe = tmp_path / "r.yaml"
     recipe.write_text("learning_rat: 1\n")
-    proc = subprocess.run([sys.executable, "-m", "tulu_recipes.stages.sft", str(recipe)], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tulu_recipes.stages.sft", str(recipe)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2 and "did you mean 'learning_rate'" in proc.stderr

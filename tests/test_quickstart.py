@@ -17,8 +17,14 @@ STAGES = ["base", "SFT", "DPO", "RLVR"]
 def quickstart_run(tmp_path_factory, repo_root):
     out = tmp_path_factory.mktemp("quickstart")
     began = time.time()
-    proc = subprocess.run(["bash", str(repo_root / "recipes" / "quickstart" / "run.sh"), str(out)], cwd=repo_root,
-                          capture_output=True, text=True, timeout=1800, env=dict(os.environ))
+    proc = subprocess.run(
+        ["bash", str(repo_root / "recipes" / "quickstart" / "run.sh"), str(out)],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=dict(os.environ),
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out, proc.stdout, time.time() - began
 

@@ -18,10 +18,32 @@ HARNESS = Path(__file__).with_name("_resume_harness.py")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
-def run_stage(module: str, recipe: Path, out: Path, extra: list[str], kill_step: int = -1, where: str = "step",
-              resume: bool = False) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, str(HARNESS), module, str(kill_step), where, str(recipe), "--output_dir", str(out),
-           "--logging_steps", "1", "--save_strategy", "steps", "--disable_tqdm", "true", *extra]
+def run_stage(
+    module: str,
+    recipe: Path,
+    out: Path,
+    extra: list[str],
+    kill_step: int = -1,
+    where: str = "step",
+    resume: bool = False,
+) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable,
+        str(HARNESS),
+        module,
+        str(kill_step),
+        where,
+        str(recipe),
+        "--output_dir",
+        str(out),
+        "--logging_steps",
+        "1",
+        "--save_strategy",
+        "steps",
+        "--disable_tqdm",
+        "true",
+        *extra,
+    ]
     if resume:
         cmd += ["--resume_from_checkpoint", "true"]
     return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
@@ -38,8 +60,16 @@ def max_weight_diff(a: Path, b: Path) -> float:
     return max((wa[k].float() - wb[k].float()).abs().max().item() for k in wa)
 
 
-def check_exact_resume(module: str, recipe: Path, tmp_path: Path, extra: list[str], steps: int, save_every: int,
-                       kill_step: int, where: str = "step") -> None:
+def check_exact_resume(
+    module: str,
+    recipe: Path,
+    tmp_path: Path,
+    extra: list[str],
+    steps: int,
+    save_every: int,
+    kill_step: int,
+    where: str = "step",
+) -> None:
     extra = [*extra, "--max_steps", str(steps), "--save_steps", str(save_every)]
     full = run_stage(module, recipe, tmp_path / "full", extra)
     assert full.returncode == 0, full.stderr[-3000:]
@@ -59,14 +89,28 @@ def check_exact_resume(module: str, recipe: Path, tmp_path: Path, extra: list[st
 
 
 def test_sft_resumes_exactly_after_sigkill(tmp_path, quickstart_dir):
-    check_exact_resume("tulu_recipes.stages.sft", quickstart_dir / "sft.yaml", tmp_path,
-                       ["--per_device_train_batch_size", "8", "--max_length", "64"], steps=6, save_every=2, kill_step=5)
+    check_exact_resume(
+        "tulu_recipes.stages.sft",
+        quickstart_dir / "sft.yaml",
+        tmp_path,
+        ["--per_device_train_batch_size", "8", "--max_length", "64"],
+        steps=6,
+        save_every=2,
+        kill_step=5,
+    )
 
 
 def test_sft_kill_during_save_resumes_from_previous_checkpoint(tmp_path, quickstart_dir):
-    check_exact_resume("tulu_recipes.stages.sft", quickstart_dir / "sft.yaml", tmp_path,
-                       ["--per_device_train_batch_size", "8", "--max_length", "64"], steps=6, save_every=2, kill_step=4,
-                       where="save")
+    check_exact_resume(
+        "tulu_recipes.stages.sft",
+        quickstart_dir / "sft.yaml",
+        tmp_path,
+        ["--per_device_train_batch_size", "8", "--max_length", "64"],
+        steps=6,
+        save_every=2,
+        kill_step=4,
+        where="save",
+    )
     assert (tmp_path / "broken" / "incomplete-checkpoint-4").is_dir()  # the torn one was set aside, not reused
 
 
@@ -101,12 +145,26 @@ def test_nonfinite_steps_are_skipped_then_abort(tiny_base, tmp_path):
     tok = AutoTokenizer.from_pretrained(tiny_base)
     tok.chat_template = load_chat_template("tulu").training
     rows = [[{"role": "user", "content": f"{i}+1?"}, {"role": "assistant", "content": f"{i + 1}"}] for i in range(40)]
-    args = TuluSFTConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, max_steps=10, learning_rate=1e-3,
-                         use_cpu=True, bf16=False, activation_checkpointing=False, report_to="none",
-                         save_strategy="no", disable_tqdm=True, logging_steps=1)
-    trainer = NaNAfter(model=AutoModelForCausalLM.from_pretrained(tiny_base), args=args,
-                       train_dataset=Dataset.from_dict({"messages": rows}), processing_class=tok,
-                       callbacks=fault_tolerance_callbacks(3))
+    args = TuluSFTConfig(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        max_steps=10,
+        learning_rate=1e-3,
+        use_cpu=True,
+        bf16=False,
+        activation_checkpointing=False,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+        logging_steps=1,
+    )
+    trainer = NaNAfter(
+        model=AutoModelForCausalLM.from_pretrained(tiny_base),
+        args=args,
+        train_dataset=Dataset.from_dict({"messages": rows}),
+        processing_class=tok,
+        callbacks=fault_tolerance_callbacks(3),
+    )
     snapshot = {}
 
     class Snapshot(TrainerCallback):
@@ -128,20 +186,65 @@ def test_nonfinite_steps_are_skipped_then_abort(tiny_base, tmp_path):
     ("module", "recipe", "extra"),
     [
         ("tulu_recipes.stages.dpo", "dpo.yaml", ["--per_device_train_batch_size", "4", "--max_length", "64"]),
-        ("tulu_recipes.stages.reward_model", "reward_model.yaml",
-         ["--per_device_train_batch_size", "4", "--max_length", "64"]),
-        ("tulu_recipes.stages.rlvr", "rlvr.yaml",
-         ["--algorithm", "grpo", "--num_generations", "4", "--per_device_train_batch_size", "8",
-          "--max_completion_length", "8", "--num_iterations", "1"]),
-        ("tulu_recipes.stages.rlvr", "rlvr.yaml",
-         ["--algorithm", "rloo", "--num_generations", "2", "--per_device_train_batch_size", "4",
-          "--max_completion_length", "8"]),
-        ("tulu_recipes.stages.rlvr", "rlvr.yaml",
-         ["--algorithm", "ppo", "--per_device_train_batch_size", "4", "--max_completion_length", "8",
-          "--num_iterations", "2"]),
+        (
+            "tulu_recipes.stages.reward_model",
+            "reward_model.yaml",
+            ["--per_device_train_batch_size", "4", "--max_length", "64"],
+        ),
+        (
+            "tulu_recipes.stages.rlvr",
+            "rlvr.yaml",
+            [
+                "--algorithm",
+                "grpo",
+                "--num_generations",
+                "4",
+                "--per_device_train_batch_size",
+                "8",
+                "--max_completion_length",
+                "8",
+                "--num_iterations",
+                "1",
+            ],
+        ),
+        (
+            "tulu_recipes.stages.rlvr",
+            "rlvr.yaml",
+            [
+                "--algorithm",
+                "rloo",
+                "--num_generations",
+                "2",
+                "--per_device_train_batch_size",
+                "4",
+                "--max_completion_length",
+                "8",
+            ],
+        ),
+        (
+            "tulu_recipes.stages.rlvr",
+            "rlvr.yaml",
+            [
+                "--algorithm",
+                "ppo",
+                "--per_device_train_batch_size",
+                "4",
+                "--max_completion_length",
+                "8",
+                "--num_iterations",
+                "2",
+            ],
+        ),
     ],
     ids=["dpo", "reward_model", "grpo", "rloo", "ppo"],
 )
 def test_every_stage_resumes_exactly_after_sigkill(tmp_path, quickstart_dir, tiny_base, module, recipe, extra):
-    check_exact_resume(module, quickstart_dir / recipe, tmp_path,
-                       ["--model_name_or_path", str(tiny_base), *extra], steps=5, save_every=2, kill_step=3)
+    check_exact_resume(
+        module,
+        quickstart_dir / recipe,
+        tmp_path,
+        ["--model_name_or_path", str(tiny_base), *extra],
+        steps=5,
+        save_every=2,
+        kill_step=3,
+    )

@@ -15,8 +15,12 @@ def test_trl_style_plugin_runs_as_written():
 def test_raising_rows_score_none_and_are_logged():
     reward = load_reward("_user_rewards:flaky_reward")
     logged = []
-    scores = reward(prompts=["a", "b", "c", "d"], completions=["1", "2", "3", "4"],
-                    ground_truth=["1", "boom", "nan", "5"], log_metric=lambda k, v: logged.append((k, v)))
+    scores = reward(
+        prompts=["a", "b", "c", "d"],
+        completions=["1", "2", "3", "4"],
+        ground_truth=["1", "boom", "nan", "5"],
+        log_metric=lambda k, v: logged.append((k, v)),
+    )
     assert scores == [1.0, None, None, 0.0]
     assert logged == [("reward_errors/flaky_reward", 1.0)]
     assert reward.errors == 1

@@ -15,8 +15,13 @@ def test_builtin_names_and_trl_contract():
         fn = load_reward(name)
         assert fn.__name__ == name
     gsm = load_reward("GSM8K")
-    out = gsm(prompts=["q1", "q2"], completions=["The answer is 18.", "The answer is 17."],
-              ground_truth=["18", "18"], dataset=["gsm8k", "gsm8k"], trainer_state=None)
+    out = gsm(
+        prompts=["q1", "q2"],
+        completions=["The answer is 18.", "The answer is 17."],
+        ground_truth=["18", "18"],
+        dataset=["gsm8k", "gsm8k"],
+        trainer_state=None,
+    )
     assert out == [10.0, 0.0]
     assert all(isinstance(x, float) for x in out)
 

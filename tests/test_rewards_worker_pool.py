@@ -50,24 +50,65 @@ def test_exceptions_and_dead_workers_give_the_default():
 def _adversarial(sentinel: str) -> list[str]:
     """Hostile completions: towers, huge numbers, long and deep input, unicode, code and TeX payloads."""
     payloads = [
-        "\\boxed{9^{9^{9^{9}}}}", "9^9^9^9", "\\boxed{1000000!}", "\\boxed{2^{99999999999}}",
-        "\\boxed{10^{10^{10}}}", "\\boxed{" + "{" * 5000 + "1" + "}" * 5000 + "}", "{" * 100_000,
-        "\\boxed{" * 20_000, "1" * 100_000, "x" * 100_000, "-" * 100_000 + "5", " " * 100_000 + "#### 5",
-        "#### " + "1," * 30_000, "The answer is " + "5 or " * 10_000 + "6",
-        f"__import__('os').system('touch {sentinel}')", f"\\boxed{{__import__('os').system('touch {sentinel}')}}",
-        f"$__import__('os').system('touch {sentinel}')$", "\\boxed{\\input{/etc/passwd}}",
-        f"\\boxed{{\\immediate\\write18{{touch {sentinel}}}}}", "\\boxed{\\def\\x{\\x}\\x}",
-        "\\boxed{\\frac{1}{0}}", "\\boxed{0^{-1}}", "\\boxed{\\sqrt{-1}}", "\\boxed{\\infty - \\infty}",
-        "\\boxed{\\begin{pmatrix}" + "1 & " * 300 + "1\\end{pmatrix}}", "\\boxed{" + "(" * 3000 + ")" * 3000 + "}",
-        "Final Answer: The final answer is " * 3000, "$" * 50_000, "#### " * 20_000,
-        "\u202e\u0000\ud7ff\U0001f600 \\boxed{\u2212\u00bd}", "\\boxed{ＡＢＣ１２３}", "\\boxed{٣}",
-        "\\boxed{\\int_0^1 x\\,dx}", "\\boxed{\\sum_{n=1}^{\\infty} \\frac{1}{n^2}}",
-        "\\boxed{\\lim_{x\\to 0} \\frac{\\sin x}{x}}", "\\boxed{x = 3 \\text{ and } y = 4}",
+        "\\boxed{9^{9^{9^{9}}}}",
+        "9^9^9^9",
+        "\\boxed{1000000!}",
+        "\\boxed{2^{99999999999}}",
+        "\\boxed{10^{10^{10}}}",
+        "\\boxed{" + "{" * 5000 + "1" + "}" * 5000 + "}",
+        "{" * 100_000,
+        "\\boxed{" * 20_000,
+        "1" * 100_000,
+        "x" * 100_000,
+        "-" * 100_000 + "5",
+        " " * 100_000 + "#### 5",
+        "#### " + "1," * 30_000,
+        "The answer is " + "5 or " * 10_000 + "6",
+        f"__import__('os').system('touch {sentinel}')",
+        f"\\boxed{{__import__('os').system('touch {sentinel}')}}",
+        f"$__import__('os').system('touch {sentinel}')$",
+        "\\boxed{\\input{/etc/passwd}}",
+        f"\\boxed{{\\immediate\\write18{{touch {sentinel}}}}}",
+        "\\boxed{\\def\\x{\\x}\\x}",
+        "\\boxed{\\frac{1}{0}}",
+        "\\boxed{0^{-1}}",
+        "\\boxed{\\sqrt{-1}}",
+        "\\boxed{\\infty - \\infty}",
+        "\\boxed{\\begin{pmatrix}" + "1 & " * 300 + "1\\end{pmatrix}}",
+        "\\boxed{" + "(" * 3000 + ")" * 3000 + "}",
+        "Final Answer: The final answer is " * 3000,
+        "$" * 50_000,
+        "#### " * 20_000,
+        "\u202e\u0000\ud7ff\U0001f600 \\boxed{\u2212\u00bd}",
+        "\\boxed{ＡＢＣ１２３}",
+        "\\boxed{٣}",
+        "\\boxed{\\int_0^1 x\\,dx}",
+        "\\boxed{\\sum_{n=1}^{\\infty} \\frac{1}{n^2}}",
+        "\\boxed{\\lim_{x\\to 0} \\frac{\\sin x}{x}}",
+        "\\boxed{x = 3 \\text{ and } y = 4}",
     ]
     rng = random.Random(1234)
     alphabet = "0123456789+-*/^{}()[]\\$#,. xyzabcfrqtpisnmoe!=_|&\n" + "−½√π∞"
-    pieces = ["\\boxed{", "\\frac{", "\\sqrt{", "}", "^{", "#### ", "The answer is ", "\\pi", "\\left(",
-              "\\right)", "$", " or ", "9^", "!", "1,000", "-", "\\text{", "\\cdot"]
+    pieces = [
+        "\\boxed{",
+        "\\frac{",
+        "\\sqrt{",
+        "}",
+        "^{",
+        "#### ",
+        "The answer is ",
+        "\\pi",
+        "\\left(",
+        "\\right)",
+        "$",
+        " or ",
+        "9^",
+        "!",
+        "1,000",
+        "-",
+        "\\text{",
+        "\\cdot",
+    ]
 
     def formula(depth: int) -> str:
         roll = rng.random()
@@ -107,8 +148,11 @@ def test_ten_thousand_adversarial_completions_through_every_verifier(tmp_path):
     # IFEval gets the hostile payloads plus 2,000 generated items: its checker costs ~5 ms an item, so
     # 10,000 would add about a minute to the suite without testing anything new about the limit.
     batches = {"gsm8k": completions, "math": completions, "ifeval": completions[:2_100]}
-    in_pool = {"gsm8k": 0, "math": sum(prepare(c, "\\frac{1}{2}")[0] is None for c in completions),
-               "ifeval": len(batches["ifeval"])}
+    in_pool = {
+        "gsm8k": 0,
+        "math": sum(prepare(c, "\\frac{1}{2}")[0] is None for c in completions),
+        "ifeval": len(batches["ifeval"]),
+    }
     assert in_pool["math"] <= 230
     for name, gold in suites:
         fn = load_reward(name, timeout=timeout)

@@ -13,8 +13,12 @@ from tulu_recipes.trainers.rlvr import TuluGRPOTrainer, TuluRLOOTrainer
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "recipes" / "quickstart"
-SHIPPED = [ROOT / "recipes" / "tulu3-8b" / "rlvr.yaml", ROOT / "recipes" / "tulu3-70b" / "rlvr.yaml",
-           ROOT / "recipes" / "tulu3-8b" / "rlvr-grpo.yaml", QUICKSTART / "rlvr.yaml"]
+SHIPPED = [
+    ROOT / "recipes" / "tulu3-8b" / "rlvr.yaml",
+    ROOT / "recipes" / "tulu3-70b" / "rlvr.yaml",
+    ROOT / "recipes" / "tulu3-8b" / "rlvr-grpo.yaml",
+    QUICKSTART / "rlvr.yaml",
+]
 
 
 def tiny_recipe(tmp_path: Path, algorithm: str, **extra) -> Path:
@@ -61,7 +65,9 @@ def test_shipped_recipes_parse(path):
         assert 1 - training_args.max_steps / training_args.lr_schedule_steps == pytest.approx(0.98999, abs=1e-5)
     if path.name == "rlvr-grpo.yaml":
         assert (training_args.num_generations, training_args.beta, training_args.lr_scheduler_type.value) == (
-            16, 0.01, "constant"
+            16,
+            0.01,
+            "constant",
         )
         # The release had no vLLM importance-ratio correction (TRL's default is on).
         assert training_args.vllm_importance_sampling_correction is False

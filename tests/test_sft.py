@@ -14,13 +14,21 @@ from tulu_recipes.stages import sft as sft_stage
 from tulu_recipes.trainers.sft import TuluSFTConfig, TuluSFTTrainer
 
 ROWS = [
-    [{"role": "user", "content": "Mia has 3 pens and finds 4 more. How many pens does Mia have now?"},
-     {"role": "assistant", "content": "3 + 4 = 7. The answer is 7."}],
-    [{"role": "user", "content": "Tom has 12 eggs and gives away 5. How many eggs does Tom have left?"},
-     {"role": "assistant", "content": "12 - 5 = 7. The answer is 7."}],
-    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"},
-     {"role": "assistant", "content": "4"}, {"role": "user", "content": "and 3+3?"},
-     {"role": "assistant", "content": "The answer is 6."}],
+    [
+        {"role": "user", "content": "Mia has 3 pens and finds 4 more. How many pens does Mia have now?"},
+        {"role": "assistant", "content": "3 + 4 = 7. The answer is 7."},
+    ],
+    [
+        {"role": "user", "content": "Tom has 12 eggs and gives away 5. How many eggs does Tom have left?"},
+        {"role": "assistant", "content": "12 - 5 = 7. The answer is 7."},
+    ],
+    [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "2+2?"},
+        {"role": "assistant", "content": "4"},
+        {"role": "user", "content": "and 3+3?"},
+        {"role": "assistant", "content": "The answer is 6."},
+    ],
     [{"role": "user", "content": "Say hi."}, {"role": "assistant", "content": "hi"}],
 ]
 
@@ -71,8 +79,12 @@ def trainer_update(tiny_base, tmp_path, batch: int, accumulation: int, reduction
     )
     model = AutoModelForCausalLM.from_pretrained(tiny_base)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    trainer = TuluSFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"messages": ROWS}),
-                             processing_class=tokenizer_for(tiny_base))
+    trainer = TuluSFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_dict({"messages": ROWS}),
+        processing_class=tokenizer_for(tiny_base),
+    )
     trainer.train()
     return {n: before[n] - p.detach() for n, p in trainer.model.named_parameters()}
 
@@ -102,8 +114,19 @@ def test_mean_reduction_is_a_different_gradient(tiny_base, tmp_path, hand):
 
 def test_quickstart_sft_trains_and_saves_template(tmp_path, quickstart_dir):
     out = tmp_path / "sft"
-    trainer = sft_stage.main([str(quickstart_dir / "sft.yaml"), "--output_dir", str(out), "--max_steps", "40",
-                              "--logging_steps", "4", "--disable_tqdm", "true"])
+    trainer = sft_stage.main(
+        [
+            str(quickstart_dir / "sft.yaml"),
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "40",
+            "--logging_steps",
+            "4",
+            "--disable_tqdm",
+            "true",
+        ]
+    )
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     assert len(losses) >= 10
     assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3  # loss goes down

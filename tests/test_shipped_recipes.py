@@ -23,8 +23,9 @@ def test_paper_sft_recipes(repo_root, name, lr, seed):
     assert (recipe["num_train_epochs"], recipe["warmup_steps"], recipe["max_length"]) == (2, 0.03, 4096)
     assert recipe["loss_reduction"] == "sum" and recipe["dataset_mixer"][0]["path"] == "allenai/tulu-3-sft-mixture"
     # parses strictly; bf16 is switched off here only because this machine has no GPU
-    parse_recipe(SFT, [str(repo_root / "recipes" / name), "--bf16", "false", "--use_cpu", "true",
-                       "--optim", "adamw_torch"])
+    parse_recipe(
+        SFT, [str(repo_root / "recipes" / name), "--bf16", "false", "--use_cpu", "true", "--optim", "adamw_torch"]
+    )
 
 
 def test_all_shipped_yaml_files_parse_with_their_stage(repo_root):

@@ -73,8 +73,11 @@ def test_mismatched_shapes_are_refused_naming_tensor_and_shapes(tiny_base, tmp_p
     config = AutoConfig.from_pretrained(tiny_base)
     config.intermediate_size = 256
     AutoModelForCausalLM.from_config(config).save_pretrained(tmp_path / "narrow")
-    with pytest.raises(RecipeError, match=r"tensor 'model\.layers\.0\.mlp\.(gate|up|down)_proj\.weight': "
-                                          r"shape \((384, 128|128, 384)\) in .*tiny-base but \((256, 128|128, 256)\)"):
+    with pytest.raises(
+        RecipeError,
+        match=r"tensor 'model\.layers\.0\.mlp\.(gate|up|down)_proj\.weight': "
+        r"shape \((384, 128|128, 384)\) in .*tiny-base but \((256, 128|128, 256)\)",
+    ):
         soup_main(["--models", str(tiny_base), str(tmp_path / "narrow"), "--output_dir", str(tmp_path / "s")])
     assert not (tmp_path / "s").exists()
 

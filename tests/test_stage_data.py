@@ -21,11 +21,15 @@ def test_contaminated_source_stops_the_run_unless_allowed(tmp_path):
     gsm8k = shared_data("gsm8k_test.jsonl")
     questions = [json.loads(line)["question"] for line in gsm8k.read_text().splitlines()[:40]]
     dirty = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "42"}]} for q in questions]
-    clean = [{"messages": [{"role": "user", "content": f"Say {i}."}, {"role": "assistant", "content": f"{i}"}]}
-             for i in range(50)]
+    clean = [
+        {"messages": [{"role": "user", "content": f"Say {i}."}, {"role": "assistant", "content": f"{i}"}]}
+        for i in range(50)
+    ]
     args = TuluScriptArguments(
-        dataset_mixer=[{"path": write_jsonl(tmp_path / "dirty.jsonl", dirty), "label": "dirty"},
-                       {"path": write_jsonl(tmp_path / "clean.jsonl", clean), "label": "clean"}],
+        dataset_mixer=[
+            {"path": write_jsonl(tmp_path / "dirty.jsonl", dirty), "label": "dirty"},
+            {"path": write_jsonl(tmp_path / "clean.jsonl", clean), "label": "clean"},
+        ],
         decontaminate_against=[f"gsm8k={gsm8k}:question"],
     )
     with pytest.raises(RecipeError, match="contaminated training sources: dirty "):

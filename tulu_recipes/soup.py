@@ -32,8 +32,9 @@ def normalized_weights(n: int, weights: Sequence[float] | None = None) -> list[f
     return [float(w) / total for w in weights]
 
 
-def check_compatible(reference: Mapping[str, torch.Tensor], other: Mapping[str, torch.Tensor],
-                     ref_name: str, other_name: str) -> None:
+def check_compatible(
+    reference: Mapping[str, torch.Tensor], other: Mapping[str, torch.Tensor], ref_name: str, other_name: str
+) -> None:
     """Raise SoupError naming the first tensor that is missing or has another shape."""
     missing = sorted(set(reference) - set(other))
     extra = sorted(set(other) - set(reference))
@@ -84,8 +85,11 @@ class SoupAccumulator:
         return {k: self.sums[k].to(ref.dtype) for k, ref in self.reference.items()}
 
 
-def average_state_dicts(state_dicts: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float] | None = None,
-                        names: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+def average_state_dicts(
+    state_dicts: Sequence[Mapping[str, torch.Tensor]],
+    weights: Sequence[float] | None = None,
+    names: Sequence[str] | None = None,
+) -> dict[str, torch.Tensor]:
     """Weighted average of state dicts with identical tensor names and shapes."""
     names = list(names) if names is not None else [f"model {i}" for i in range(len(state_dicts))]
     acc = SoupAccumulator()

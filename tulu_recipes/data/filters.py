@@ -79,9 +79,7 @@ def has_empty_turn(messages: list[dict[str, Any]]) -> bool:
 
 def mentions_identity(messages: list[dict[str, Any]], pattern: re.Pattern[str]) -> bool:
     """True if any assistant message matches ``pattern``."""
-    return any(
-        m.get("role") == "assistant" and m.get("content") and pattern.search(m["content"]) for m in messages
-    )
+    return any(m.get("role") == "assistant" and m.get("content") and pattern.search(m["content"]) for m in messages)
 
 
 def _reasons(
@@ -108,11 +106,7 @@ def apply_filters(
     removed = dict.fromkeys(FILTER_NAMES, 0)
     if not config.active or len(ds) == 0:
         return ds, removed
-    pattern = (
-        identity_pattern(config.identity_keywords)
-        if config.drop_identity and config.identity_keywords
-        else None
-    )
+    pattern = identity_pattern(config.identity_keywords) if config.drop_identity and config.identity_keywords else None
     columns = MESSAGE_COLUMNS[kind]
     marked = ds.map(
         partial(_reasons, columns=columns, empty=config.drop_empty_turns, pattern=pattern),

@@ -124,9 +124,7 @@ class MixtureResult:
         taken = sum(row["taken"] for row in self.table)
         lines.append("| **total** | " + " | ".join(str(t) for t in totals) + f" | | {taken} |")
         lines.append("")
-        lines.append(
-            f"kind={self.kind}, seed={self.seed}: {len(self.train)} train rows, {test_rows} test rows"
-        )
+        lines.append(f"kind={self.kind}, seed={self.seed}: {len(self.train)} train rows, {test_rows} test rows")
         return "\n".join(lines)
 
 
@@ -149,9 +147,7 @@ def _load_one(
     rng = np.random.default_rng([seed, _SOURCE_STREAM, index])
     picked = rows.select(sample_indices(len(rows), target, rng))
     if target > 0 and len(rows) == 0:
-        logger.warning(
-            "source %r: %s asked but no rows are left after filters", spec.source_label, spec.amount
-        )
+        logger.warning("source %r: %s asked but no rows are left after filters", spec.source_label, spec.amount)
     row = {
         "source": spec.source_label,
         "path": spec.path,

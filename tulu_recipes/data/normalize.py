@@ -94,8 +94,7 @@ def detect_format(columns: Sequence[str], kind: str, label: str) -> str:
             return name
     expected = " or ".join("+".join(needed) for _, needed in FORMATS[kind])
     raise DataError(
-        f"source {label!r}: cannot build kind={kind!r} rows; it has columns {sorted(columns)}, expected "
-        f"{expected}"
+        f"source {label!r}: cannot build kind={kind!r} rows; it has columns {sorted(columns)}, expected {expected}"
     )
 
 
@@ -133,9 +132,7 @@ def _sft_row(row: dict[str, Any], idx: int, fmt: str, label: str) -> dict[str, A
     if fmt in ("messages", "conversations"):
         messages = to_messages(row[fmt], "user", where)
     elif fmt == "prompt_completion":
-        messages = to_messages(row["prompt"], "user", where) + to_messages(
-            row["completion"], "assistant", where
-        )
+        messages = to_messages(row["prompt"], "user", where) + to_messages(row["completion"], "assistant", where)
     else:
         instruction = row["instruction"] if row["instruction"] is not None else ""
         extra = row.get("input")
@@ -163,9 +160,7 @@ def _preference_row(row: dict[str, Any], idx: int, label: str) -> dict[str, Any]
     rejected = _full_conversation(row["rejected"], prompt, "rejected", where)
     for side, conv in (("chosen", chosen), ("rejected", rejected)):
         if conv[-1]["role"] != "assistant":
-            raise DataError(
-                f"{where}: `{side}` must end with an assistant turn, ends with {conv[-1]['role']!r}"
-            )
+            raise DataError(f"{where}: `{side}` must end with an assistant turn, ends with {conv[-1]['role']!r}")
     if chosen[:-1] != rejected[:-1]:
         raise DataError(
             f"{where}: `chosen` and `rejected` do not share the same prompt (the messages before the final "
@@ -180,9 +175,7 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _rlvr_row(
-    row: dict[str, Any], idx: int, fmt: str, label: str, default_dataset: str | None
-) -> dict[str, Any]:
+def _rlvr_row(row: dict[str, Any], idx: int, fmt: str, label: str, default_dataset: str | None) -> dict[str, Any]:
     where = _where(label, idx)
     prompt = to_messages(row[fmt], "user", where)
     if prompt and prompt[-1]["role"] == "assistant":

@@ -96,9 +96,7 @@ def parse_source(raw: Mapping[str, Any] | SourceSpec, index: int = 0, kind: str 
     else:
         where = f"source #{index}"
         if not isinstance(raw, Mapping):
-            raise DataError(
-                f"{where}: expected a dict with at least `path`, got {type(raw).__name__} {raw!r}"
-            )
+            raise DataError(f"{where}: expected a dict with at least `path`, got {type(raw).__name__} {raw!r}")
         for key in raw:
             if key not in SOURCE_KEYS:
                 close = difflib.get_close_matches(str(key), SOURCE_KEYS, n=1)
@@ -150,16 +148,12 @@ def parse_sources(
         items: list[Mapping[str, Any] | SourceSpec] = []
         for path, amount in sources.items():
             if not _is_number(amount):
-                raise DataError(
-                    f"source {path!r}: amount must be a float (fraction) or int (count), got {amount!r}"
-                )
+                raise DataError(f"source {path!r}: amount must be a float (fraction) or int (count), got {amount!r}")
             key = "count" if isinstance(amount, int) else "fraction"
             items.append({"path": path, key: amount})
         sources = items
     if not isinstance(sources, (list, tuple)):
-        raise DataError(
-            f"sources must be a list of dicts or a {{path: amount}} dict, got {type(sources).__name__}"
-        )
+        raise DataError(f"sources must be a list of dicts or a {{path: amount}} dict, got {type(sources).__name__}")
     if not sources:
         raise DataError("the mixture has no sources")
     return [parse_source(raw, i, kind) for i, raw in enumerate(sources)]
@@ -201,8 +195,7 @@ def _load_local(spec: SourceSpec, local: Path, cache_dir: str | None) -> dataset
         if isinstance(loaded, datasets.DatasetDict):
             if spec.split not in loaded:
                 raise DataError(
-                    f"source {spec.path!r}: split {spec.split!r} not in the saved DatasetDict "
-                    f"(has {sorted(loaded)})"
+                    f"source {spec.path!r}: split {spec.split!r} not in the saved DatasetDict (has {sorted(loaded)})"
                 )
             return loaded[spec.split]
         return loaded
@@ -212,9 +205,7 @@ def _load_local(spec: SourceSpec, local: Path, cache_dir: str | None) -> dataset
     )
 
 
-def load_source(
-    spec: SourceSpec, base_dir: str | Path | None = None, cache_dir: str | None = None
-) -> datasets.Dataset:
+def load_source(spec: SourceSpec, base_dir: str | Path | None = None, cache_dir: str | None = None) -> datasets.Dataset:
     """Load one source as a ``datasets.Dataset`` (local file/folder, or Hub dataset by id)."""
     local = resolve_local_path(spec.path, base_dir)
     if local is not None:

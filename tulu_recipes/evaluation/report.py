@@ -107,9 +107,13 @@ def interval_tables(results: dict[str, Any], baseline: str | None = None) -> str
     models, tasks, changes = results["models"], results["tasks"], block["changes"]
     level = f"{100 * block['level']:g}%"
     kinds = {results["settings"]["tasks"][t]["kind"] for t in tasks}
-    text = [f"{level} confidence intervals, points: {block['method']}; {block['resamples']:,} resamples, seed "
-            f"{block['seed']}" + (". IFEval's instruction level resamples whole prompts with their instructions"
-                                  if "ifeval" in kinds else "") + ".", ""]
+    text = [
+        f"{level} confidence intervals, points: {block['method']}; {block['resamples']:,} resamples, seed "
+        f"{block['seed']}"
+        + (". IFEval's instruction level resamples whole prompts with their instructions" if "ifeval" in kinds else "")
+        + ".",
+        "",
+    ]
 
     def table(header: list[str], cells: list[tuple[str, list[str]]]) -> list[str]:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]
@@ -118,8 +122,10 @@ def interval_tables(results: dict[str, Any], baseline: str | None = None) -> str
     many = len(tasks) > 1
     rows = []
     for m in models:
-        row = [f"{100 * primary_value(results, m, t):.1f} {_bracket(block['scores'][m][t][results['primary'][t]])}"
-               for t in tasks]
+        row = [
+            f"{100 * primary_value(results, m, t):.1f} {_bracket(block['scores'][m][t][results['primary'][t]])}"
+            for t in tasks
+        ]
         if many:
             avg = sum(100 * primary_value(results, m, t) for t in tasks) / len(tasks)
             row.append(f"{avg:.1f} {_bracket(block['average'][m])}")
@@ -133,8 +139,10 @@ def interval_tables(results: dict[str, Any], baseline: str | None = None) -> str
         metrics = SUB_METRICS.get(results["settings"]["tasks"][t]["kind"])
         if not metrics:
             continue
-        rows = [(m, [f"{100 * results['scores'][m][t][k]:.1f} {_bracket(block['scores'][m][t][k])}"
-                     for k in metrics]) for m in models]
+        rows = [
+            (m, [f"{100 * results['scores'][m][t][k]:.1f} {_bracket(block['scores'][m][t][k])}" for k in metrics])
+            for m in models
+        ]
         rows += [(f"{m} - {c['from']}", [_change_cell(c["tasks"][t][k]) for k in metrics]) for m, c in changes.items()]
         text += table([f"{t} (n={results['num_examples'][t]})", *metrics], rows)
     return "\n".join(text)
@@ -164,15 +172,21 @@ def chart_data(results: dict[str, Any], baseline: str | None = None) -> dict[str
         data["scores"][m] = {}
         for t in results["tasks"]:
             ci = block["scores"][m][t][results["primary"][t]] if block else None
-            data["scores"][m][t] = {"value": 100 * float(primary_value(results, m, t)),
-                                    "low": 100 * ci[0] if ci else None, "high": 100 * ci[1] if ci else None}
+            data["scores"][m][t] = {
+                "value": 100 * float(primary_value(results, m, t)),
+                "low": 100 * ci[0] if ci else None,
+                "high": 100 * ci[1] if ci else None,
+            }
     for m, c in (block["changes"] if block else {}).items():
         data["changes"][m] = {"from": c["from"]}
         for t in results["tasks"]:
             entry = c["tasks"][t][results["primary"][t]]
             ci = entry["ci"]
-            data["changes"][m][t] = {"value": 100 * (entry["change"] or 0.0),
-                                     "low": 100 * ci[0] if ci else None, "high": 100 * ci[1] if ci else None}
+            data["changes"][m][t] = {
+                "value": 100 * (entry["change"] or 0.0),
+                "low": 100 * ci[0] if ci else None,
+                "high": 100 * ci[1] if ci else None,
+            }
     return data
 
 
@@ -196,16 +210,18 @@ def chart_figure(results: dict[str, Any], title: str = "Held-out accuracy", base
     width = 0.8 / max(len(models), 1)
     width_in = max(4.0, 1.6 * len(tasks) * max(1, len(models)) / 2 + 2)
     panels = 2 if data["changes"] else 1
-    fig, axes = plt.subplots(1, panels, figsize=(width_in * (1 + 0.6 * (panels - 1)), 3.6), squeeze=False,
-                             width_ratios=[1.0, 0.6][:panels])
+    fig, axes = plt.subplots(
+        1, panels, figsize=(width_in * (1 + 0.6 * (panels - 1)), 3.6), squeeze=False, width_ratios=[1.0, 0.6][:panels]
+    )
     ax = axes[0][0]
     colors = {}
     for m, model in enumerate(models):
         xs = [t + (m - (len(models) - 1) / 2) * width for t in range(len(tasks))]
         points = [data["scores"][model][task] for task in tasks]
         ys = [p["value"] for p in points]
-        bars = ax.bar(xs, ys, width, label=model, yerr=_yerr(points), capsize=3, ecolor="black",
-                      error_kw={"elinewidth": 1})
+        bars = ax.bar(
+            xs, ys, width, label=model, yerr=_yerr(points), capsize=3, ecolor="black", error_kw={"elinewidth": 1}
+        )
         ax.bar_label(bars, labels=[f"{y:.1f}" for y in ys], fontsize=7, padding=1, label_type="center")
         colors[model] = bars.patches[0].get_facecolor()
     ax.set_xticks(range(len(tasks)), [f"{t}\n({results['primary'][t]})" for t in tasks], fontsize=8)
@@ -224,8 +240,17 @@ def chart_figure(results: dict[str, Any], title: str = "Held-out accuracy", base
             xs = [t + (k - (len(changed) - 1) / 2) * w2 for t in range(len(tasks))]
             points = [data["changes"][model][task] for task in tasks]
             label = f"{model} - {data['changes'][model]['from']}"
-            ax2.bar(xs, [p["value"] for p in points], w2, yerr=_yerr(points), capsize=3, color=colors.get(model),
-                    ecolor="black", label=label, error_kw={"elinewidth": 1})
+            ax2.bar(
+                xs,
+                [p["value"] for p in points],
+                w2,
+                yerr=_yerr(points),
+                capsize=3,
+                color=colors.get(model),
+                ecolor="black",
+                label=label,
+                error_kw={"elinewidth": 1},
+            )
         ax2.axhline(0.0, color="black", linewidth=0.8)
         if len(tasks) == 1:  # one bar a model: name it and give its number under it
             xs = [(k - (len(changed) - 1) / 2) * w2 for k in range(len(changed))]
@@ -234,14 +259,16 @@ def chart_figure(results: dict[str, Any], title: str = "Held-out accuracy", base
             ax2.set_xticks(range(len(tasks)), tasks, fontsize=8)
             ax2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=min(len(changed), 2))
         base = f"from {data['baseline']}" if data["baseline"] else "from the model above"
-        ax2.set_title(textwrap.fill(f"Change {base}, points (paired {level} CI)", width=int(width_in * 5.4)),
-                      fontsize=9)
+        ax2.set_title(
+            textwrap.fill(f"Change {base}, points (paired {level} CI)", width=int(width_in * 5.4)), fontsize=9
+        )
     fig.tight_layout()
     return fig
 
 
-def bar_chart(results: dict[str, Any], path: str | Path, title: str = "Held-out accuracy",
-              baseline: str | None = None) -> Path:
+def bar_chart(
+    results: dict[str, Any], path: str | Path, title: str = "Held-out accuracy", baseline: str | None = None
+) -> Path:
     """`chart_figure` saved as PNG (Agg backend: no display needed)."""
     import matplotlib.pyplot as plt
 

@@ -49,8 +49,12 @@ def _write_predictions(path: Path, task: EvalTask, completions: Sequence[str], r
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def evaluate_models(models: Sequence[tuple[str, str]], tasks: Sequence[EvalTask], settings: GenerationSettings,
-                    output_dir: str | Path | None = None) -> dict[str, Any]:
+def evaluate_models(
+    models: Sequence[tuple[str, str]],
+    tasks: Sequence[EvalTask],
+    settings: GenerationSettings,
+    output_dir: str | Path | None = None,
+) -> dict[str, Any]:
     """`models`: (label, path) pairs. Returns the `results` mapping described in `tulu_recipes.evaluation.report`."""
     labels = [label for label, _ in models]
     if len(set(labels)) != len(labels):

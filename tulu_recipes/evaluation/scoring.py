@@ -46,8 +46,9 @@ def verdicts(verifier: str, completions: Sequence[str], ground_truths: Sequence[
     return [s is not None and s > 0 for s in scores]
 
 
-def ifeval_metrics(completions: Sequence[str], ground_truths: Sequence[dict]
-                   ) -> tuple[dict[str, float], list[bool], list[dict[str, list[bool]]]]:
+def ifeval_metrics(
+    completions: Sequence[str], ground_truths: Sequence[dict]
+) -> tuple[dict[str, float], list[bool], list[dict[str, list[bool]]]]:
     """Prompt/instruction-level strict and loose accuracy; returns the per-prompt loose verdicts and each prompt's
     per-instruction `strict` and `loose` verdicts too."""
     from rewards.ifeval import check_instructions
@@ -57,8 +58,9 @@ def ifeval_metrics(completions: Sequence[str], ground_truths: Sequence[dict]
     details: list[dict[str, list[bool]]] = [{} for _ in completions]
     for mode in ("strict", "loose"):
         results = [
-            check_instructions(gt.get("prompt", ""), text, gt["instruction_id_list"], gt.get("kwargs") or [],
-                               loose=mode == "loose")
+            check_instructions(
+                gt.get("prompt", ""), text, gt["instruction_id_list"], gt.get("kwargs") or [], loose=mode == "loose"
+            )
             for text, gt in zip(completions, ground_truths, strict=True)
         ]
         for d, r in zip(details, results, strict=True):
@@ -70,8 +72,13 @@ def ifeval_metrics(completions: Sequence[str], ground_truths: Sequence[dict]
     return metrics, per_prompt["loose"], details
 
 
-def score(kind: str, completions: Sequence[str], ground_truths: Sequence[Any],
-          verifiers: Sequence[str] | None = None, groups: Sequence[str | None] | None = None) -> TaskScore:
+def score(
+    kind: str,
+    completions: Sequence[str],
+    ground_truths: Sequence[Any],
+    verifiers: Sequence[str] | None = None,
+    groups: Sequence[str | None] | None = None,
+) -> TaskScore:
     """Score one task's completions (`kind` as in `EvalTask.kind`)."""
     if len(completions) != len(ground_truths):
         raise ValueError(f"{len(completions)} completions but {len(ground_truths)} ground truths")

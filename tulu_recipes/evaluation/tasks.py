@@ -140,9 +140,7 @@ def math_gold(row: dict) -> str:
 
 def gsm8k_task(path: str | Path, num_shots: int = 8, limit: int | None = None, seed: int | None = None) -> EvalTask:
     rows = _subset(read_jsonl(path), limit, seed)
-    examples = [
-        Example(gsm8k_messages(r["question"], num_shots), gsm8k_gold(r["answer"]), "gsm8k") for r in rows
-    ]
+    examples = [Example(gsm8k_messages(r["question"], num_shots), gsm8k_gold(r["answer"]), "gsm8k") for r in rows]
     settings = {"num_shots": num_shots, "format": "gsm8k::tulu (OLMES, few-shot as multi-turn)", "path": str(path)}
     return EvalTask("gsm8k", "gsm8k", examples, settings)
 
@@ -151,8 +149,10 @@ def math_task(
     path: str | Path, num_shots: int = 4, limit: int | None = None, seed: int | None = None, multiturn: bool = True
 ) -> EvalTask:
     rows = _subset(read_jsonl(path), limit, seed)
-    prompt = (lambda p: math_messages(p, num_shots)) if multiturn else (
-        lambda p: [{"role": "user", "content": math_prompt(p, num_shots)}]
+    prompt = (
+        (lambda p: math_messages(p, num_shots))
+        if multiturn
+        else (lambda p: [{"role": "user", "content": math_prompt(p, num_shots)}])
     )
     examples = [
         Example(
@@ -181,8 +181,9 @@ def ifeval_task(path: str | Path, limit: int | None = None, seed: int | None = N
     return EvalTask("ifeval", "ifeval", examples, {"num_shots": 0, "path": str(path)})
 
 
-def jsonl_task(path: str | Path, name: str | None = None, limit: int | None = None,
-               seed: int | None = None) -> EvalTask:
+def jsonl_task(
+    path: str | Path, name: str | None = None, limit: int | None = None, seed: int | None = None
+) -> EvalTask:
     """Open-instruct RLVR rows (`messages`, `ground_truth`, `dataset`) scored by the `verifiable` reward."""
     from rewards.verifiable import verifier_for
 
@@ -202,17 +203,22 @@ def jsonl_task(path: str | Path, name: str | None = None, limit: int | None = No
     return EvalTask(name or Path(path).stem, "verifiable", examples, {"num_shots": 0, "path": str(path)})
 
 
-def build_task(spec: str, data_dir: str | Path | None = None, limit: int | None = None, seed: int | None = None,
-               gsm8k_shots: int = 8, math_shots: int = 4, math_multiturn: bool = True) -> EvalTask:
+def build_task(
+    spec: str,
+    data_dir: str | Path | None = None,
+    limit: int | None = None,
+    seed: int | None = None,
+    gsm8k_shots: int = 8,
+    math_shots: int = 4,
+    math_multiturn: bool = True,
+) -> EvalTask:
     """`gsm8k`, `math`, `ifeval` (read from `data_dir`, or `name=path`), or a local `.jsonl` (`name=path` too)."""
     name, _, path = spec.partition("=") if "=" in spec else (None, "", spec)
     key = (name or spec).lower()
     if key in BUILTIN:
         if not path or path == spec:
             if data_dir is None:
-                raise ValueError(
-                    f"task {key!r} needs `data_dir` (a folder with {DEFAULT_FILES[key]}) or `{key}=PATH`"
-                )
+                raise ValueError(f"task {key!r} needs `data_dir` (a folder with {DEFAULT_FILES[key]}) or `{key}=PATH`")
             path = str(Path(data_dir) / DEFAULT_FILES[key])
         if not Path(path).is_file():
             raise ValueError(f"task {key!r}: file {path} does not exist")

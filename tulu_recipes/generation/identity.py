@@ -19,9 +19,7 @@ def load_identity_templates(path: str | Path | None = None) -> list[dict[str, st
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     for row in rows:
         if set(row) != {"user", "assistant"}:
-            raise ValueError(
-                f"{path}: identity templates need exactly user/assistant keys, got {sorted(row)}"
-            )
+            raise ValueError(f"{path}: identity templates need exactly user/assistant keys, got {sorted(row)}")
     return rows
 
 

@@ -84,11 +84,7 @@ def load_prompts(
     path = Path(source)
     if path.exists():
         text = path.read_text(encoding="utf-8")
-        rows = (
-            json.loads(text)
-            if path.suffix == ".json"
-            else [json.loads(x) for x in text.splitlines() if x.strip()]
-        )
+        rows = json.loads(text) if path.suffix == ".json" else [json.loads(x) for x in text.splitlines() if x.strip()]
         values = [row[column] for row in rows]
     else:
         import datasets
@@ -125,9 +121,7 @@ def completion_items(config: PreferencesConfig, prompts: list[Messages]) -> list
     return items
 
 
-def judge_item(
-    config: PreferencesConfig, judge: str, prompt: Messages, response: str, aspect: str
-) -> dict[str, Any]:
+def judge_item(config: PreferencesConfig, judge: str, prompt: Messages, response: str, aspect: str) -> dict[str, Any]:
     return {
         "stage": "judge",
         "aspect": aspect,
@@ -192,9 +186,7 @@ def binarize(
         )
     pairs, skipped = [], 0
     for key, (prompt, candidates) in by_prompt.items():
-        pair = build_preference_pair(
-            prompt, candidates, random.Random(f"{seed}:{key}"), min_margin=min_margin
-        )
+        pair = build_preference_pair(prompt, candidates, random.Random(f"{seed}:{key}"), min_margin=min_margin)
         if pair is None:
             skipped += 1
         else:
@@ -225,9 +217,7 @@ def generate_preferences(config: PreferencesConfig, backends: dict[str, Any] | N
     prompts = load_prompts(config.prompts, config.prompt_column, config.prompt_split, config.max_prompts)
     items = completion_items(config, prompts)
     completions_path = cache_dir / f"{stem}.completions.jsonl"
-    complete_summary = run_items(
-        items, make_completion_worker(backends), completions_path, desc="complete", **run
-    )
+    complete_summary = run_items(items, make_completion_worker(backends), completions_path, desc="complete", **run)
     require_progress(complete_summary, completions_path, [s.endpoint for s in specs], "complete")
     wanted = {item_id(item) for item in items}
     completions = [r for r in read_records(completions_path) if r["id"] in wanted]
@@ -235,17 +225,11 @@ def generate_preferences(config: PreferencesConfig, backends: dict[str, Any] | N
     judge_items = {}
     for record in completions:
         for aspect in config.aspects:
-            item = judge_item(
-                config, judge_spec.name, record["input"]["prompt"], record["output"]["text"], aspect
-            )
+            item = judge_item(config, judge_spec.name, record["input"]["prompt"], record["output"]["text"], aspect)
             judge_items[item_id(item)] = item
     judgments_path = cache_dir / f"{stem}.judgments.jsonl"
-    judge_worker = make_judge_worker(
-        backends[judge_spec.name], config.templates_dir, config.judge_temperature
-    )
-    judge_summary: RunSummary = run_items(
-        list(judge_items.values()), judge_worker, judgments_path, desc="judge", **run
-    )
+    judge_worker = make_judge_worker(backends[judge_spec.name], config.templates_dir, config.judge_temperature)
+    judge_summary: RunSummary = run_items(list(judge_items.values()), judge_worker, judgments_path, desc="judge", **run)
     require_progress(judge_summary, judgments_path, [judge_spec.endpoint], "judge")
     ratings: dict[tuple[str, str], list[float]] = {}
     for record in read_records(judgments_path):

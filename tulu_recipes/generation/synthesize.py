@@ -56,9 +56,7 @@ class SynthesizeConfig:
     constraints: list[str] | None = field(
         default=None, metadata={"help": "Restrict skill 'if' to these func_names (default: all 25)."}
     )
-    verified_only: bool = field(
-        default=True, metadata={"help": "Drop 'if' rows whose response fails the check."}
-    )
+    verified_only: bool = field(default=True, metadata={"help": "Drop 'if' rows whose response fails the check."})
     cache_path: str | None = field(
         default=None, metadata={"help": "Resumable raw results (default: <output_path>.cache.jsonl)."}
     )
@@ -66,9 +64,7 @@ class SynthesizeConfig:
     max_retries: int = field(default=5, metadata={"help": "Retries per item on transient errors."})
     retry_base_delay: float = field(default=1.0, metadata={"help": "First backoff delay (s)."})
     retry_max_delay: float = field(default=60.0, metadata={"help": "Longest backoff delay (s)."})
-    seed: int = field(
-        default=42, metadata={"help": "Seed of constraint sampling, sampling seeds and jitter."}
-    )
+    seed: int = field(default=42, metadata={"help": "Seed of constraint sampling, sampling seeds and jitter."})
     progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
     identity_model_name: str | None = field(
         default=None, metadata={"help": "If set, also write the hard-coded identity conversations."}
@@ -78,9 +74,7 @@ class SynthesizeConfig:
     identity_output_path: str | None = field(default=None, metadata={"help": "Where to write them."})
 
 
-def load_personas(
-    source: str, column: str = "persona", split: str = "train", limit: int | None = None
-) -> list[str]:
+def load_personas(source: str, column: str = "persona", split: str = "train", limit: int | None = None) -> list[str]:
     """Persona texts from a local file or a ``datasets`` dataset; blanks and duplicates dropped."""
     path = Path(source)
     if path.exists():
@@ -160,9 +154,7 @@ def make_worker(prompt_backend: Any, response_backend: Any) -> Callable[[dict[st
     def work(item: dict[str, Any]) -> dict[str, Any]:
         seed = int(item_id(item)[:8], 16)
         values = {"persona": item["persona"], "constraint": item.get("constraint", "")}
-        asked = prompt_backend.generate(
-            [{"role": "user", "content": render(item["template"], **values)}], seed=seed
-        )
+        asked = prompt_backend.generate([{"role": "user", "content": render(item["template"], **values)}], seed=seed)
         prompt = strip_quotes(asked.text)
         if not prompt:
             raise MalformedOutputError("the prompt model returned an empty request")
@@ -257,9 +249,7 @@ def synthesize(
         stats["identity_rows"] = len(identity)
     if config.personas is None:
         return stats
-    personas = load_personas(
-        config.personas, config.persona_column, config.persona_split, config.max_personas
-    )
+    personas = load_personas(config.personas, config.persona_column, config.persona_split, config.max_personas)
     items = build_items(config, personas)
     backends = dict(backends or {})
     prompt_spec = ModelSpec.from_dict(require_field(config.prompt_model, "prompt_model"))

@@ -57,8 +57,12 @@ def make_problem(rng: random.Random) -> dict:
         a, b = sorted((rng.randint(1, MAX_VALUE), rng.randint(1, MAX_VALUE)), reverse=True)
         answer, work = a - b, f"{a} - {b}"
     question = TEMPLATES[template].format(n=name, x=item, a=a, b=b)
-    return {"question": question, "template": template, "solution": f"{work} = {answer}. The answer is {answer}.",
-            "answer": str(answer)}
+    return {
+        "question": question,
+        "template": template,
+        "solution": f"{work} = {answer}. The answer is {answer}.",
+        "answer": str(answer),
+    }
 
 
 def sft_answer(problem: dict, rng: random.Random) -> str:
@@ -85,13 +89,19 @@ def build(seed: int = 1234) -> dict[str, list[dict]]:
     eval_rows, sft_rows, pref_rows, rl_rows = fresh(200), fresh(6000), fresh(300), fresh(400)
 
     def verifiable(rows: list[dict]) -> list[dict]:
-        return [{"messages": [{"role": "user", "content": p["question"]}], "ground_truth": p["answer"],
-                 "dataset": "gsm8k"} for p in rows]
+        return [
+            {"messages": [{"role": "user", "content": p["question"]}], "ground_truth": p["answer"], "dataset": "gsm8k"}
+            for p in rows
+        ]
 
     return {
         "sft": [
-            {"messages": [{"role": "user", "content": p["question"]},
-                          {"role": "assistant", "content": sft_answer(p, rng)}]}
+            {
+                "messages": [
+                    {"role": "user", "content": p["question"]},
+                    {"role": "assistant", "content": sft_answer(p, rng)},
+                ]
+            }
             for p in sft_rows
         ],
         "prompts": verifiable(pref_rows),

@@ -33,8 +33,10 @@ class EvalArguments:
     )
     tasks: list[str] = field(
         default_factory=lambda: ["gsm8k", "math", "ifeval"],
-        metadata={"help": "gsm8k, math, ifeval (files from `data_dir`, or `name=PATH`), or a local .jsonl of "
-                  "verifiable rows (`messages`, `ground_truth`, `dataset`), optionally `name=PATH.jsonl`."},
+        metadata={
+            "help": "gsm8k, math, ifeval (files from `data_dir`, or `name=PATH`), or a local .jsonl of "
+            "verifiable rows (`messages`, `ground_truth`, `dataset`), optionally `name=PATH.jsonl`."
+        },
     )
     data_dir: str | None = field(
         default=None,
@@ -64,8 +66,10 @@ class EvalArguments:
     gpu_memory_utilization: float = field(default=0.9, metadata={"help": "vLLM GPU memory fraction."})
     vllm_subprocess: bool = field(
         default=True,
-        metadata={"help": "Run each model's vLLM engine in its own process, whose exit frees the GPU for the next "
-                  "model; `false`: one engine at a time in this process, shut down explicitly after its model."},
+        metadata={
+            "help": "Run each model's vLLM engine in its own process, whose exit frees the GPU for the next "
+            "model; `false`: one engine at a time in this process, shut down explicitly after its model."
+        },
     )
     title: str = field(default="Held-out accuracy", metadata={"help": "Chart title."})
     compare_to: str | None = field(
@@ -77,11 +81,14 @@ class EvalArguments:
     )
     bootstrap_resamples: int = field(
         default=10_000,
-        metadata={"help": "Bootstrap resamples of the prompts for the confidence intervals of every score and the "
-                  "paired ones of every change (results.md, results.json, chart error bars); 0: no intervals."},
+        metadata={
+            "help": "Bootstrap resamples of the prompts for the confidence intervals of every score and the "
+            "paired ones of every change (results.md, results.json, chart error bars); 0: no intervals."
+        },
     )
-    bootstrap_seed: int = field(default=0, metadata={"help": "Seed of the bootstrap resamples (same seed, same "
-                                                             "intervals)."})
+    bootstrap_seed: int = field(
+        default=0, metadata={"help": "Seed of the bootstrap resamples (same seed, same intervals)."}
+    )
     confidence_level: float = field(default=0.95, metadata={"help": "Coverage of the percentile intervals."})
     disable_tqdm: bool = field(default=False, metadata={"help": "Hide progress bars."})
     overwrite_output_dir: bool = field(
@@ -122,9 +129,18 @@ def main(argv: list[str] | None = None) -> dict:
     except ValueError as err:  # before any model generates, not after
         raise RecipeError(str(err)) from None
     try:
-        tasks = [build_task(t, args.data_dir, args.limit, args.subset_seed, args.gsm8k_shots, args.math_shots,
-                            args.math_fewshot_as_multiturn)
-                 for t in args.tasks]
+        tasks = [
+            build_task(
+                t,
+                args.data_dir,
+                args.limit,
+                args.subset_seed,
+                args.gsm8k_shots,
+                args.math_shots,
+                args.math_fewshot_as_multiturn,
+            )
+            for t in args.tasks
+        ]
     except ValueError as err:
         raise RecipeError(str(err)) from None
     if args.bootstrap_resamples < 0:
@@ -143,18 +159,26 @@ def main(argv: list[str] | None = None) -> dict:
         check_model_source(path, "models")
     save_recipe(args.output_dir, args)
     settings = GenerationSettings(
-        backend=args.backend, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, dtype=args.dtype,
-        chat_template=args.chat_template, tensor_parallel_size=args.tensor_parallel_size,
-        gpu_memory_utilization=args.gpu_memory_utilization, show_progress=not args.disable_tqdm,
+        backend=args.backend,
+        max_new_tokens=args.max_new_tokens,
+        batch_size=args.batch_size,
+        dtype=args.dtype,
+        chat_template=args.chat_template,
+        tensor_parallel_size=args.tensor_parallel_size,
+        gpu_memory_utilization=args.gpu_memory_utilization,
+        show_progress=not args.disable_tqdm,
         vllm_subprocess=args.vllm_subprocess,
     )
     results = evaluate_models(models, tasks, settings, args.output_dir)
     results["compare_to"] = args.compare_to
     if args.bootstrap_resamples:
-        rows = {label: {t.name: read_predictions(predictions_path(args.output_dir, label, t.name))[t.name]
-                        for t in tasks} for label, _ in models}
+        rows = {
+            label: {t.name: read_predictions(predictions_path(args.output_dir, label, t.name))[t.name] for t in tasks}
+            for label, _ in models
+        }
         results["confidence_intervals"] = confidence_intervals(
-            results, rows, args.compare_to, args.bootstrap_resamples, args.bootstrap_seed, args.confidence_level)
+            results, rows, args.compare_to, args.bootstrap_resamples, args.bootstrap_seed, args.confidence_level
+        )
     paths = write_reports(results, args.output_dir, args.title, args.compare_to)
     print(markdown_report(results, args.compare_to), end="")
     print(f"Wrote {paths['json']}, {paths['markdown']} and {paths['chart']}")

@@ -150,8 +150,9 @@ class NonFiniteGuardCallback(TrainerCallback):
         step = state.global_step + 1 if step is None else step
         self.consecutive += 1
         self.skipped += 1
-        logger.warning("Step %d: non-finite loss or gradient; optimizer step skipped (%d in a row)", step,
-                       self.consecutive)
+        logger.warning(
+            "Step %d: non-finite loss or gradient; optimizer step skipped (%d in a row)", step, self.consecutive
+        )
         state.log_history.append({"step": step, "nonfinite_step_skipped": 1, "nonfinite_steps_total": self.skipped})
         if self.max_consecutive > 0 and self.consecutive >= self.max_consecutive:
             raise NonFiniteStepError(
