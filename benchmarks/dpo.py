@@ -63,7 +63,7 @@ def run_one(kind: str, model_dir: str, steps: int, cache_dir: str) -> dict:
     from trl import DPOConfig, DPOTrainer, ModelConfig
 
     from tulu_recipes.chat_templates import load_chat_template
-    from tulu_recipes.stages.common import load_model, load_tokenizer
+    from tulu_recipes.stages.loading import load_model, load_tokenizer
     from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 
     ours = kind.startswith("tulu")
@@ -200,7 +200,7 @@ def step_times(model_dir: Path, precompute: bool, pairs: int) -> tuple[float, fl
     from trl import DPOConfig, DPOTrainer, ModelConfig
 
     from tulu_recipes.chat_templates import load_chat_template
-    from tulu_recipes.stages.common import load_model, load_tokenizer
+    from tulu_recipes.stages.loading import load_model, load_tokenizer
     from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 
     model_args = ModelConfig(model_name_or_path=str(model_dir), dtype="float32")

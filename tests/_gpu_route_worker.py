@@ -65,7 +65,7 @@ def fsdp_loading(work: Path) -> dict:
     from trl import ModelConfig
 
     from tulu_recipes.chat_templates import load_chat_template
-    from tulu_recipes.stages.common import load_model, load_tokenizer
+    from tulu_recipes.stages.loading import load_model, load_tokenizer
 
     with env_set(accelerate_env("accelerate_configs/fsdp.yaml")):
         args = ModelConfig(model_name_or_path=str(work / "nopad"), dtype="float32")
@@ -146,7 +146,7 @@ def zero3_sft(work: Path) -> dict:
 def zero2_nan_guard(work: Path) -> dict:
     from transformers import TrainerCallback
 
-    from tulu_recipes.stages import sft
+    from tulu_recipes.stages import sft, skeleton
     from tulu_recipes.trainers import fault_tolerance
 
     calls = {"n": 0}
@@ -178,7 +178,7 @@ def zero2_nan_guard(work: Path) -> dict:
         guards.extend(c for c in found if isinstance(c, fault_tolerance.NonFiniteGuardCallback))
         return [Weights(), *found]
 
-    sft.fault_tolerance_callbacks = with_spy
+    skeleton.fault_tolerance_callbacks = with_spy  # where the stages build their callbacks
     error = None
     try:
         with env_set(accelerate_env("accelerate_configs/deepspeed_zero2.yaml")):
@@ -186,7 +186,7 @@ def zero2_nan_guard(work: Path) -> dict:
     except fault_tolerance.NonFiniteStepError as err:
         error = str(err)
     finally:
-        sft.fault_tolerance_callbacks = callbacks
+        skeleton.fault_tolerance_callbacks = callbacks
     guard = guards[-1]
     return {"error": error, "skipped": guard.skipped, "consecutive": guard.consecutive, "checksums": checksums}
 

@@ -17,7 +17,7 @@ from datasets import Dataset
 from trl import ModelConfig
 
 from tulu_recipes.chat_templates import load_chat_template
-from tulu_recipes.stages.common import load_model, load_tokenizer
+from tulu_recipes.stages.loading import load_model, load_tokenizer
 from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 
 BETA = 5.0

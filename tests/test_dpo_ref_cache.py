@@ -11,7 +11,7 @@ from datasets import Dataset
 from trl import DPOTrainer, ModelConfig
 
 from tulu_recipes.chat_templates import load_chat_template
-from tulu_recipes.stages.common import load_model, load_tokenizer
+from tulu_recipes.stages.loading import load_model, load_tokenizer
 from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -17,7 +17,7 @@ from trl import ModelConfig
 
 from tulu_recipes.chat_templates import load_chat_template
 from tulu_recipes.data.normalize import normalize
-from tulu_recipes.stages.common import load_model, load_tokenizer
+from tulu_recipes.stages.loading import load_model, load_tokenizer
 from tulu_recipes.trainers import ref_cache
 from tulu_recipes.trainers.dpo import TuluDPOConfig, TuluDPOTrainer
 

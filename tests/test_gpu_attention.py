@@ -61,13 +61,13 @@ def test_no_shipped_recipe_needs_flash_attention(repo_root, no_flash):
 
 
 def test_sft_stage_stops_before_any_model_loads(repo_root, no_flash, capsys, monkeypatch):
-    import tulu_recipes.stages.common as common
+    import tulu_recipes.stages.loading as loading
     from tulu_recipes.stages import sft, skeleton
 
     def never(*args, **kwargs):
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr(common, "load_model", never)
+    monkeypatch.setattr(loading, "load_model", never)
     monkeypatch.setattr(skeleton, "load_model", never)
     argv = [str(repo_root / "recipes/quickstart/sft.yaml"), "--attn_implementation", "flash_attention_2"]
     with pytest.raises(SystemExit) as exit_info:

@@ -18,7 +18,7 @@ from _shared import torchrun
 from trl import ModelConfig
 
 from tulu_recipes.chat_templates import load_chat_template
-from tulu_recipes.stages import common
+from tulu_recipes.stages import loading
 
 pytest.importorskip("deepspeed")
 
@@ -87,10 +87,10 @@ def test_resize_on_the_meta_device(monkeypatch, tiny_base, tmp_path):
         with torch.device("meta"):
             return AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path))
 
-    monkeypatch.setattr(common.AutoModelForCausalLM, "from_pretrained", on_meta)
+    monkeypatch.setattr(loading.AutoModelForCausalLM, "from_pretrained", on_meta)
     args = ModelConfig(model_name_or_path=str(nopad), dtype="float32")
-    tokenizer = common.load_tokenizer(args, load_chat_template("tulu"), True)
-    model = common.load_model(args, tokenizer)
+    tokenizer = loading.load_tokenizer(args, load_chat_template("tulu"), True)
+    model = loading.load_model(args, tokenizer)
     weight = model.get_input_embeddings().weight
     assert weight.device.type == "meta" and tuple(weight.shape) == (440, 128)
     assert model.config.pad_token_id == tokenizer.pad_token_id == 437

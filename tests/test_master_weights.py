@@ -124,10 +124,10 @@ def test_bf16_recipe_moves_all_parameters_at_lr_3e7(tmp_path, quickstart_dir, ti
     assert fraction >= 0.99 and dtypes == {torch.float32}, fraction
 
     # The same two steps on bf16 weights (what the stages did before): almost nothing moves.
-    from tulu_recipes.stages import common, skeleton
+    from tulu_recipes.stages import loading, skeleton
 
     def bf16_weights(model_args, tokenizer, training_args=None, scalar_head=False):
-        return common.load_model(model_args, tokenizer)  # the recipe's dtype, no fp32 master weights
+        return loading.load_model(model_args, tokenizer)  # the recipe's dtype, no fp32 master weights
 
     monkeypatch.setattr(skeleton, "load_model", bf16_weights)
     _bf16_sft(quickstart_dir, tmp_path / "bf16")

@@ -20,7 +20,7 @@ from tulu_recipes.data.errors import DataError
 from tulu_recipes.model_card import card_metadata, model_card
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages import dpo, reward_model, sft
-from tulu_recipes.stages.common import train_and_save
+from tulu_recipes.stages.outputs import train_and_save
 from tulu_recipes.stages.rlvr import ALGORITHMS, RLVRArguments
 from tulu_recipes.trainers.dpo import TuluDPOConfig
 from tulu_recipes.trainers.sft import TuluSFTConfig
@@ -239,7 +239,7 @@ def test_every_kind_of_saved_model_marks_a_finished_run(tmp_path, saved):
     the folder is refused, and a folder with only checkpoints or data outputs is not finished."""
     from types import SimpleNamespace
 
-    from tulu_recipes.stages.common import finished_model_file, refuse_finished_run
+    from tulu_recipes.stages.outputs import finished_model_file, refuse_finished_run
 
     (tmp_path / "checkpoint-2").mkdir()
     (tmp_path / "checkpoint-2" / "model.safetensors").write_bytes(b"x")

@@ -18,7 +18,7 @@ from tulu_recipes.model_card import write_model_card
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.secrets import REDACTED, is_secret_name, redact_recipe, scrub_error, scrub_values
 from tulu_recipes.stages import sft
-from tulu_recipes.stages.common import write_data_outputs
+from tulu_recipes.stages.mixture import write_data_outputs
 from tulu_recipes.stages.rlvr import ALGORITHMS
 from tulu_recipes.trainers.dpo import TuluDPOConfig
 from tulu_recipes.trainers.sft import TuluSFTConfig

@@ -9,7 +9,7 @@ from _shared import shared_data
 
 from tulu_recipes.config import RecipeError
 from tulu_recipes.script_args import TuluScriptArguments
-from tulu_recipes.stages.common import load_stage_data
+from tulu_recipes.stages.mixture import load_stage_data
 
 
 def write_jsonl(path, rows):

@@ -21,7 +21,7 @@ pytest.importorskip("deepspeed")
 from _shared import torchrun
 
 from tulu_recipes.chat_templates import load_chat_template  # noqa: E402
-from tulu_recipes.stages.common import load_model, load_tokenizer  # noqa: E402
+from tulu_recipes.stages.loading import load_model, load_tokenizer  # noqa: E402
 
 ROWS = {"sft.yaml": 48, "dpo.yaml": 16, "rlvr.yaml": 16, "reward_model.yaml": 16}
 

@@ -19,7 +19,7 @@ from tulu_recipes.evaluation.report import check_baseline, markdown_report, writ
 from tulu_recipes.evaluation.runner import evaluate_models, predictions_path
 from tulu_recipes.evaluation.tasks import build_task
 from tulu_recipes.output_policy import refuse_finished_outputs, refuse_writing_into_inputs
-from tulu_recipes.stages.common import finished_model_file
+from tulu_recipes.stages.outputs import finished_model_file
 from tulu_recipes.stages.preflight import check_model_source
 
 

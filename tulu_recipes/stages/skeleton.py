@@ -24,16 +24,9 @@ from tulu_recipes.chat_templates import ChatTemplate
 from tulu_recipes.config import parse_recipe
 from tulu_recipes.data import MixtureResult
 from tulu_recipes.distributed import setup_distributed
-from tulu_recipes.stages.common import (
-    load_model,
-    load_stage_data,
-    load_tokenizer,
-    mixture_seed,
-    refuse_finished_run,
-    template_for,
-    train_and_save,
-    trainer_datasets,
-)
+from tulu_recipes.stages.loading import load_model, load_tokenizer, template_for
+from tulu_recipes.stages.mixture import load_stage_data, mixture_seed, trainer_datasets
+from tulu_recipes.stages.outputs import refuse_finished_run, train_and_save
 from tulu_recipes.stages.preflight import check_stage
 from tulu_recipes.trainers.fault_tolerance import fault_tolerance_callbacks
 

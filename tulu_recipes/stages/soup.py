@@ -18,7 +18,7 @@ from tulu_recipes.config import RecipeError, parse_recipe, run_cli, save_recipe
 from tulu_recipes.model_card import write_soup_card
 from tulu_recipes.output_policy import refuse_finished_outputs, refuse_writing_into_inputs
 from tulu_recipes.soup import SoupAccumulator, SoupError, normalized_weights
-from tulu_recipes.stages.common import finished_model_file
+from tulu_recipes.stages.outputs import finished_model_file
 
 
 @dataclass
