@@ -130,8 +130,8 @@ def build_trainer(spec: dict, model_path: Path, output_dir: str):
     from transformers import AutoTokenizer
 
     from rewards import load_reward
+    from tulu_recipes.trainers.grpo_rloo import TuluGRPOConfig, TuluGRPOTrainer
     from tulu_recipes.trainers.ppo import TuluPPOConfig, TuluPPOTrainer
-    from tulu_recipes.trainers.rlvr import TuluGRPOConfig, TuluGRPOTrainer
 
     classes = {
         "grpo": (TuluGRPOConfig, TuluGRPOTrainer),

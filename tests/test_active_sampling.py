@@ -27,14 +27,9 @@ from tulu_recipes.trainers.active_sampling import (
     pass_rate_summary,
     prompt_key,
 )
+from tulu_recipes.trainers.grpo_rloo import TuluGRPOConfig, TuluGRPOTrainer, TuluRLOOConfig, TuluRLOOTrainer
 from tulu_recipes.trainers.ppo import TuluPPOConfig, TuluPPOTrainer
-from tulu_recipes.trainers.rlvr import (
-    TuluGRPOConfig,
-    TuluGRPOTrainer,
-    TuluRLOOConfig,
-    TuluRLOOTrainer,
-    VerifierRewardsMixin,
-)
+from tulu_recipes.trainers.verifier_rewards import VerifierRewardsMixin
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "recipes" / "quickstart" / "tiny-base"

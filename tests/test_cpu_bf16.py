@@ -14,8 +14,8 @@ from transformers import AutoTokenizer
 
 from tulu_recipes import precision
 from tulu_recipes.config import parse_recipe, run_cli
+from tulu_recipes.trainers.grpo_rloo import TuluGRPOConfig, TuluGRPOTrainer
 from tulu_recipes.trainers.ppo import TuluPPOConfig, TuluPPOTrainer
-from tulu_recipes.trainers.rlvr import TuluGRPOConfig, TuluGRPOTrainer
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "recipes" / "quickstart" / "tiny-base"

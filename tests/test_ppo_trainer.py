@@ -9,7 +9,7 @@ from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from tulu_recipes.trainers.ppo import TuluPPOConfig, TuluPPOTrainer, per_token_values
-from tulu_recipes.trainers.rlvr import apply_non_stop_penalty, ends_with_eos
+from tulu_recipes.trainers.verifier_rewards import apply_non_stop_penalty, ends_with_eos
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "recipes" / "quickstart" / "tiny-base"

@@ -8,8 +8,8 @@ import yaml
 
 from tulu_recipes.config import RecipeError, parse_recipe
 from tulu_recipes.stages import rlvr
+from tulu_recipes.trainers.grpo_rloo import TuluGRPOTrainer, TuluRLOOTrainer
 from tulu_recipes.trainers.ppo import TuluPPOTrainer
-from tulu_recipes.trainers.rlvr import TuluGRPOTrainer, TuluRLOOTrainer
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "recipes" / "quickstart"
@@ -137,7 +137,7 @@ def test_grpo_and_rloo_drop_prompts_over_max_prompt_length_as_the_release(tmp_pa
     from datasets import Dataset
     from transformers import AutoTokenizer
 
-    from tulu_recipes.trainers.rlvr import TuluGRPOConfig, TuluRLOOConfig
+    from tulu_recipes.trainers.grpo_rloo import TuluGRPOConfig, TuluRLOOConfig
 
     assert TuluGRPOConfig.max_prompt_length == TuluRLOOConfig.max_prompt_length == 2048
     rows = [json.loads(line) for line in (QUICKSTART / "data" / "rlvr.jsonl").read_text().splitlines()[:16]]

@@ -16,8 +16,8 @@ from rewards.diagnose import Diagnosis, classify, diagnose
 from tulu_recipes.config import RecipeError
 from tulu_recipes.stages import rlvr
 from tulu_recipes.trainers import verifier_diagnostics
+from tulu_recipes.trainers.grpo_rloo import TuluGRPOConfig, TuluRLOOConfig
 from tulu_recipes.trainers.ppo import TuluPPOConfig
-from tulu_recipes.trainers.rlvr import TuluGRPOConfig, TuluRLOOConfig
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,8 @@ from tulu_recipes.config import RecipeError, load_yaml, run_cli
 from tulu_recipes.script_args import TuluScriptArguments
 from tulu_recipes.stages.rlvr_golds import check_rlvr_golds
 from tulu_recipes.stages.skeleton import check_recipe, prepare
+from tulu_recipes.trainers.grpo_rloo import TuluGRPOConfig, TuluGRPOTrainer, TuluRLOOConfig, TuluRLOOTrainer
 from tulu_recipes.trainers.ppo import TuluPPOConfig, TuluPPOTrainer
-from tulu_recipes.trainers.rlvr import TuluGRPOConfig, TuluGRPOTrainer, TuluRLOOConfig, TuluRLOOTrainer
 
 ALGORITHMS = {
     "ppo": (TuluPPOConfig, TuluPPOTrainer),

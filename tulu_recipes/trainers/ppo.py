@@ -74,10 +74,10 @@ from tulu_recipes.trainers import ppo_math
 from tulu_recipes.trainers.active_sampling import ActiveSamplingArguments, ActiveSamplingMixin
 from tulu_recipes.trainers.decoupled_gae import advantages_and_returns
 from tulu_recipes.trainers.mismatch import MismatchArguments, SamplerLogprobsMixin
-from tulu_recipes.trainers.rlvr import NON_STOP_HELP, VerifierRewardsMixin
 from tulu_recipes.trainers.value_config import ValueLearningFields, check_value_learning
 from tulu_recipes.trainers.value_pretraining import ValuePretraining
 from tulu_recipes.trainers.verifier_diagnostics import VerifierDiagnosticsArguments
+from tulu_recipes.trainers.verifier_rewards import NON_STOP_HELP, VerifierRewardsMixin
 
 VALUE_MODEL_DIR = "value_model"
 VALUE_ENGINE_DIR = "value_engine"  # DeepSpeed: the value engine's weights, optimizer and schedule, per process

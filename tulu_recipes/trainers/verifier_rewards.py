@@ -1,7 +1,8 @@
-"""GRPO and RLOO with verifier rewards: TRL's trainers plus what Tülu RLVR logs and the no-EOS penalty.
+"""What every RLVR trainer (GRPO, RLOO, PPO) adds to TRL's reward path, in one mixin: the no-EOS penalty and the
+verifier's reward per dataset.
 
 TRL's `GRPOTrainer`/`RLOOTrainer` already take the verifiers as `reward_funcs` (trl-notes §2). Two things are
-added here, in one mixin shared with `TuluPPOTrainer`, because TRL has neither:
+added here because TRL has neither:
 
 - **No-EOS penalty** (`non_stop_penalty`, paper §6 / release `--non_stop_penalty`): a completion that does not
   end in an EOS token gets the penalty as its score instead of the verifier's. It replaces every reward
@@ -18,17 +19,11 @@ truncated, per dataset) and sampled verdicts for audit: `tulu_recipes.trainers.v
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from accelerate.utils import gather, gather_object
-from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
 from tulu_recipes.trainers import verifier_diagnostics
-from tulu_recipes.trainers.active_sampling import ActiveSamplingArguments, ActiveSamplingMixin
-from tulu_recipes.trainers.long_prompts import MAX_PROMPT_HELP, drop_long_prompts
-from tulu_recipes.trainers.mismatch import GRPOMismatchMixin, MismatchArguments
-from tulu_recipes.trainers.verifier_diagnostics import VerifierDiagnosticsArguments
+from tulu_recipes.trainers.long_prompts import drop_long_prompts
 
 NON_STOP_HELP = (
     "Score given to a completion that does not end in EOS, replacing the verifier's (paper: -10 for PPO, "
@@ -78,29 +73,3 @@ class VerifierRewardsMixin:
             if rows.any():
                 self._metrics[mode][f"verifier/{name}/reward"].append(total[rows].mean().item())
                 self._metrics[mode][f"verifier/{name}/accuracy"].append((total[rows] > 0).float().mean().item())
-
-
-@dataclass
-class TuluGRPOConfig(ActiveSamplingArguments, MismatchArguments, VerifierDiagnosticsArguments, GRPOConfig):
-    """`GRPOConfig` plus the no-EOS penalty and the sampler-mismatch corrections (`trainers.mismatch`). The
-    Tülu 3.1 settings are in `recipes/tulu3-8b/rlvr-grpo.yaml`."""
-
-    non_stop_penalty: float | None = field(default=None, metadata={"help": NON_STOP_HELP})
-    max_prompt_length: int | None = field(default=2048, metadata={"help": MAX_PROMPT_HELP})
-
-
-@dataclass
-class TuluRLOOConfig(ActiveSamplingArguments, VerifierDiagnosticsArguments, RLOOConfig):
-    """`RLOOConfig` plus the no-EOS penalty."""
-
-    non_stop_penalty: float | None = field(default=None, metadata={"help": NON_STOP_HELP})
-    max_prompt_length: int | None = field(default=2048, metadata={"help": MAX_PROMPT_HELP})
-
-
-class TuluGRPOTrainer(ActiveSamplingMixin, GRPOMismatchMixin, VerifierRewardsMixin, GRPOTrainer):
-    """TRL's `GRPOTrainer` with the no-EOS penalty, per-dataset verifier metrics and the sampler mismatch logged
-    (and corrected when asked: `trainers.mismatch`)."""
-
-
-class TuluRLOOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, RLOOTrainer):
-    """TRL's `RLOOTrainer` with the no-EOS penalty and per-dataset verifier metrics."""
