@@ -8,6 +8,16 @@ from pathlib import Path
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# Trainer settings of a quiet, seeded CPU test run (fp32, nothing reported or saved, no progress bars).
+QUIET_CPU = dict(
+    use_cpu=True,
+    bf16=False,
+    gradient_checkpointing=False,
+    report_to="none",
+    save_strategy="no",
+    disable_tqdm=True,
+    seed=0,
+)
 
 
 def shared_data(name: str) -> Path:

@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 from _planted_rewards import planted
+from _shared import QUIET_CPU
 from datasets import Dataset
 from transformers import AutoTokenizer
 from trl import GRPOTrainer
@@ -65,13 +66,7 @@ def base_fields(tmp_path: Path) -> dict:
         max_steps=2,
         beta=0.0,
         logging_steps=1,
-        use_cpu=True,
-        bf16=False,
-        gradient_checkpointing=False,
-        report_to="none",
-        save_strategy="no",
-        disable_tqdm=True,
-        seed=0,
+        **QUIET_CPU,
     )
 
 
@@ -249,13 +244,7 @@ def test_pass_rate_filter_in_ppo_swaps_retired_prompts_out(tmp_path):
         max_steps=6,
         num_iterations=1,
         logging_steps=1,
-        use_cpu=True,
-        bf16=False,
-        gradient_checkpointing=False,
-        report_to="none",
-        save_strategy="no",
-        disable_tqdm=True,
-        seed=0,
+        **QUIET_CPU,
         non_stop_penalty=None,
         pass_rate_filter_visits=2,
         pass_rate_filter_on="solved",

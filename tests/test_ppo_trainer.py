@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _shared import QUIET_CPU
 from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -49,13 +50,7 @@ def make_trainer(tmp_path: Path, value_model_path: str | None, **overrides) -> T
         max_steps=4,
         num_iterations=2,
         logging_steps=2,
-        use_cpu=True,
-        bf16=False,
-        gradient_checkpointing=False,
-        report_to="none",
-        save_strategy="no",
-        disable_tqdm=True,
-        seed=0,
+        **QUIET_CPU,
     )
     args.update(overrides)
     tokenizer = AutoTokenizer.from_pretrained(TINY)

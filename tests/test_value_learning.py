@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 import yaml
+from _shared import QUIET_CPU
 from datasets import Dataset
 from transformers import AutoTokenizer
 
@@ -129,13 +130,7 @@ def make_trainer(tmp_path: Path, monkeypatch, **overrides) -> TuluPPOTrainer:
         max_steps=1,
         num_iterations=1,
         logging_steps=1,
-        use_cpu=True,
-        bf16=False,
-        gradient_checkpointing=False,
-        report_to="none",
-        save_strategy="no",
-        disable_tqdm=True,
-        seed=0,
+        **QUIET_CPU,
     )
     args.update(overrides)
     tok = AutoTokenizer.from_pretrained(TINY)
