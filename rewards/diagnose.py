@@ -36,6 +36,7 @@ from rewards import gsm8k, math_flex
 from rewards.equivalence import listify
 from rewards.extract import completion_text, numbers
 from rewards.registry import REGISTRY, Options
+from rewards.verifiable import verifier_for as route
 from rewards.worker_pool import DEFAULT_TIMEOUT
 
 CATEGORIES = ("correct", "wrong", "no_answer", "hedge", "unscored")
@@ -53,7 +54,7 @@ def verifier_for(reward_name: str, dataset: Any = None) -> str:
     """The verifier that judges a row: the reward's own name, or for ``verifiable`` the row's dataset."""
     name = reward_name.strip().lower()
     if name == "verifiable":
-        return dataset.strip().lower() if isinstance(dataset, str) else ""
+        return route(dataset) or ""  # the dispatcher's own rule: one place decides which verifier owns a row
     return name
 
 

@@ -30,6 +30,7 @@ def _where(index: int, sources: Sequence[Any] | None) -> str:
 def check_rlvr_golds(dataset: Any, reward_funcs: Sequence[str], max_share: float) -> None:
     """Raise :class:`RecipeError` when the golds of ``dataset`` are unusable (rules in the module docstring)."""
     from rewards.gold_checks import GOLD_CHECKS, UnknownInstruction, gold_problem
+    from rewards.verifiable import verifier_for
 
     columns = getattr(dataset, "column_names", None) or []
     if "ground_truth" not in columns:
@@ -43,7 +44,7 @@ def check_rlvr_golds(dataset: Any, reward_funcs: Sequence[str], max_share: float
         for i, truth in enumerate(truths):
             verifier = reward
             if reward == "verifiable":
-                verifier = names[i].strip().lower() if names is not None and isinstance(names[i], str) else ""
+                verifier = (verifier_for(names[i]) if names is not None else None) or ""
             if verifier not in GOLD_CHECKS:
                 continue
             checked[verifier] = checked.get(verifier, 0) + 1
