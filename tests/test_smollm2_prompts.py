@@ -65,3 +65,14 @@ def test_a_topic_word_shared_between_splits_stops_the_build(tmp_path, make_promp
     with pytest.raises(SystemExit, match="splits share topics: rlvr_train/dev: ocean"):
         make_prompts.write_splits(tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def test_the_two_ppo_recipes_differ_only_in_where_the_value_model_starts():
+    """The paper's value-initialisation comparison (rlvr-ppo.yaml against rlvr-ppo-rm.yaml) is only fair if every
+    other setting, precision and threads included, is the same."""
+    from tulu_recipes.config import load_yaml
+
+    recipes = Path(__file__).resolve().parents[1] / "recipes" / "smollm2-135m"
+    policy_init, rm_init = load_yaml(recipes / "rlvr-ppo.yaml"), load_yaml(recipes / "rlvr-ppo-rm.yaml")
+    changed = {k for k in policy_init.keys() | rm_init.keys() if policy_init.get(k) != rm_init.get(k)}
+    assert changed == {"value_model_path", "output_dir"}

