@@ -10,8 +10,9 @@ Examples::
         --eval gsm8k --eval math --eval mybench=bench.jsonl:question --mode drop-sources --out-dir out/
 
 Writes ``decontamination.json`` and ``decontamination.md`` to ``--out-dir``; with a ``drop-*`` mode also
-``<source>.jsonl`` with the kept rows of each input. All logic is in ``tulu_recipes.data.decontamination``;
-``recipes/decontaminate.py`` is a shim over this module.
+``<source>.jsonl`` with the kept rows of each input. ``--executor local|slurm|ray`` runs the scan as a datatrove
+pipeline (``tulu_recipes.pipelines.decontaminate``) with the same outputs. All logic is in
+``tulu_recipes.data.decontamination``; ``recipes/decontaminate.py`` is a shim over this module.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tulu_recipes.data.decontamination import (
     decontaminate_sources,
     load_eval_sets,
 )
+from tulu_recipes.pipelines.executors import add_executor_arguments, executor_from_args
 
 LOCAL_FORMATS = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
@@ -65,6 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=4096)
     p.add_argument("--max-examples", type=int, default=3)
     p.add_argument("--out-dir", required=True)
+    add_executor_arguments(p)
     return p.parse_args(argv)
 
 
@@ -82,11 +85,9 @@ def load_train(spec: str, split: str) -> tuple[str, Any]:
     return name or target, datasets.load_dataset(target, split=split)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    index = build_index(load_eval_sets(args.evals, args.eval_dir), ngram=args.ngram)
-    train = dict(load_train(spec, args.split) for spec in args.train)
-    common = dict(
+def scan_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The scan and report keyword arguments every path (embedded, datatrove merge) passes alike."""
+    return dict(
         text_field=args.text_field,
         overlap_threshold=args.overlap_threshold,
         contamination_threshold=args.contamination_threshold,
@@ -95,14 +96,19 @@ def main(argv: list[str] | None = None) -> int:
         max_examples=args.max_examples,
         progress=True,
     )
+
+
+def report_and_write(args: argparse.Namespace, index: Any, train: dict[str, Any], pairs: list | None = None) -> None:
+    """Report on ``train`` (scanning it, or from ``pairs`` found by a sharded scan), apply the mode, write."""
+    common = scan_options(args)
     if len(train) == 1:
         ((name, ds),) = train.items()
         kept_ds, report = decontaminate(
-            ds, index, args.mode, source_column=args.source_column, source_name=name, **common
+            ds, index, args.mode, source_column=args.source_column, source_name=name, pairs=pairs, **common
         )
         kept = {name: kept_ds}
     else:
-        kept, report = decontaminate_sources(train, index, args.mode, **common)
+        kept, report = decontaminate_sources(train, index, args.mode, pairs=pairs, **common)
     out = Path(args.out_dir)
     json_path, md_path = report.write(out)
     print(report.to_markdown())
@@ -114,8 +120,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept {len(ds)}/{len(train[name])} rows of {name}: {target}")
         for name in train.keys() - kept.keys():
             print(f"dropped source {name} ({len(train[name])} rows)")
-    return 0
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    executor = executor_from_args(args)
+    index = build_index(load_eval_sets(args.evals, args.eval_dir), ngram=args.ngram)
+    train = dict(load_train(spec, args.split) for spec in args.train)
+    if executor.executor == "embedded":
+        report_and_write(args, index, train)
+    else:
+        from tulu_recipes.pipelines.decontaminate import run_pipeline
+
+        run_pipeline(args, executor, index, train)
+    return 0
 
 if __name__ == "__main__":
     from tulu_recipes.config import run_cli

@@ -38,7 +38,7 @@ from tulu_recipes.data.decontamination.evalsets import (
 from tulu_recipes.data.decontamination.index import EvalIndex, build_index
 from tulu_recipes.data.decontamination.match import match_rows
 from tulu_recipes.data.decontamination.report import Cell, Example, Report
-from tulu_recipes.data.decontamination.scan import RowSource, scan_parts
+from tulu_recipes.data.decontamination.scan import Pairs, RowSource, scan_parts
 from tulu_recipes.data.decontamination.text import prompt_segments, prompt_text, tokenize
 
 __all__ = [
@@ -78,8 +78,10 @@ def _run(
     batch_size: int,
     max_examples: int,
     progress: bool,
+    pairs: list[Pairs] | None = None,
 ) -> Report:
-    pairs = scan_parts(index, parts, overlap_threshold, num_proc, batch_size, progress)
+    if pairs is None:
+        pairs = scan_parts(index, parts, overlap_threshold, num_proc, batch_size, progress)
     return build_report(index, parts, labels, pairs, overlap_threshold, contamination_threshold, max_examples)
 
 
@@ -94,15 +96,26 @@ def scan(
     batch_size: int = 4096,
     max_examples: int = 3,
     progress: bool = False,
+    pairs: list[Pairs] | None = None,
 ) -> Report:
     """Report on ``{source name: rows}``; rows are a ``datasets.Dataset`` or a list of rows/strings/messages.
 
-    Row indices in the report are positions inside each source's own rows.
+    Row indices in the report are positions inside each source's own rows. ``pairs``: the overlapping pairs of
+    every source, found elsewhere (a sharded scan, ``tulu_recipes.pipelines.decontaminate``); skips the scan.
     """
     names = list(train_by_source)
     parts = [RowSource(train_by_source[name], text_field) for name in names]
     return _run(
-        index, parts, names, overlap_threshold, contamination_threshold, num_proc, batch_size, max_examples, progress
+        index,
+        parts,
+        names,
+        overlap_threshold,
+        contamination_threshold,
+        num_proc,
+        batch_size,
+        max_examples,
+        progress,
+        pairs,
     )
 
 
@@ -131,10 +144,12 @@ def scan_dataset(
     batch_size: int = 4096,
     max_examples: int = 3,
     progress: bool = False,
+    pairs: list[Pairs] | None = None,
 ) -> Report:
     """Report on one dataset (or list of rows) whose rows are grouped into sources by ``source_column``.
 
     Without that column the whole dataset is the source ``source_name``. Row indices are dataset row indices.
+    ``pairs``: as in ``scan``.
     """
     labels = _dataset_labels(dataset, source_column, source_name)
     return _run(
@@ -147,6 +162,7 @@ def scan_dataset(
         batch_size,
         max_examples,
         progress,
+        pairs,
     )
 
 
