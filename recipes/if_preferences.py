@@ -4,7 +4,7 @@ Usage: python recipes/if_preferences.py recipes/examples/if_preferences.yaml [--
 """
 
 from tulu_recipes.config import run_cli
-from tulu_recipes.generation.if_preferences import main
+from tulu_recipes.pipelines.if_preferences_stage import main
 
 if __name__ == "__main__":
     run_cli(main)

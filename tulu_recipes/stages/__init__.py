@@ -10,9 +10,9 @@ STAGES = {
     "reward-model": "tulu_recipes.stages.reward_model",
     "rlvr": "tulu_recipes.stages.rlvr",
     "decontaminate": "tulu_recipes.stages.decontaminate",
-    "synthesize": "tulu_recipes.generation.synthesize",
-    "preferences": "tulu_recipes.generation.preferences",
-    "if-preferences": "tulu_recipes.generation.if_preferences",
+    "synthesize": "tulu_recipes.pipelines.synthesize_stage",
+    "preferences": "tulu_recipes.pipelines.preferences_stage",
+    "if-preferences": "tulu_recipes.pipelines.if_preferences_stage",
     "evaluate": "tulu_recipes.stages.evaluate",
     "soup": "tulu_recipes.stages.soup",
 }

@@ -1,0 +1,10 @@
+"""`tulu-recipes if-preferences`: Persona-IF preference pairs, embedded or on datatrove (`pipelines.cli`)."""
+
+from tulu_recipes.pipelines.cli import if_preferences_main as main
+
+__all__ = ["main"]
+
+if __name__ == "__main__":
+    from tulu_recipes.config import run_cli
+
+    run_cli(main)
