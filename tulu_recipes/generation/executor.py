@@ -82,6 +82,14 @@ class RunSummary:
         )
 
 
+def records_in_item_order(path: str | Path, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The finished records of ``items`` in the order of ``items``, not of completion: the outputs built from them
+    are then the same bytes whatever the concurrency, the retries or the datatrove task count."""
+    by_id = {record["id"]: record for record in read_records(path)}
+    order = dict.fromkeys(item_id(item) for item in items)
+    return [by_id[key] for key in order if key in by_id]
+
+
 def repair_jsonl(path: Path) -> int:
     """Cut a torn (newline-less) last line off ``path``; return the number of bytes removed."""
     if not path.exists():
@@ -252,7 +260,7 @@ def run_cached(
     desc: str,
     endpoints: Iterable[str] = (),
 ) -> tuple[RunSummary, list[dict[str, Any]]]:
-    """`run_items` as the pipelines configure it, then this run's records from the cache, in cache order.
+    """`run_items` as the pipelines configure it, then this run's records from the cache, in item order.
 
     ``config`` carries the pipeline fields every generation config shares: ``output_path``, ``cache_path``
     (default ``<output>.cache.jsonl``), ``max_concurrency``, ``max_retries``, ``retry_base_delay``,
@@ -264,5 +272,4 @@ def run_cached(
         items, fn, cache, max_concurrency=config.max_concurrency, retry=retry, desc=desc, progress=config.progress
     )
     require_progress(summary, cache, endpoints, desc)
-    wanted = {item_id(item) for item in items}
-    return summary, [r for r in read_records(cache) if r["id"] in wanted]
+    return summary, records_in_item_order(cache, items)

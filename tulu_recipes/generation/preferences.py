@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import MalformedOutputError, ModelSpec, make_backend
-from .executor import RetryPolicy, RunSummary, item_id, read_records, require_progress, run_items
+from .executor import RetryPolicy, RunSummary, item_id, read_records, records_in_item_order, require_progress, run_items
 from .judge import ASPECTS, NA_ASPECTS, judge_messages, parse_rating
 from .pairs import build_preference_pair
 from .prompts import load_template
@@ -219,8 +219,7 @@ def generate_preferences(config: PreferencesConfig, backends: dict[str, Any] | N
     completions_path = cache_dir / f"{stem}.completions.jsonl"
     complete_summary = run_items(items, make_completion_worker(backends), completions_path, desc="complete", **run)
     require_progress(complete_summary, completions_path, [s.endpoint for s in specs], "complete")
-    wanted = {item_id(item) for item in items}
-    completions = [r for r in read_records(completions_path) if r["id"] in wanted]
+    completions = records_in_item_order(completions_path, items)
 
     judge_items = {}
     for record in completions:

@@ -5,8 +5,7 @@ loader returns them: deduplicated and cut to ``max_*``), writes it to ``inputs/<
 public entry point (``synthesize``, ``generate_preferences``, ``generate_if_preferences``) on that file, with its
 own item cache under ``cache/`` and its own output ``outputs/<rank>.jsonl``. The merge concatenates the task
 outputs in the order of the items, so the file is the same whatever the number of tasks, and byte for byte the
-embedded path's when that one finishes its items in order (``max_concurrency: 1`` on a fresh cache; with more
-requests in flight the embedded output follows completion order).
+embedded path's, which also writes its rows in item order (``executor.records_in_item_order``).
 
 Why this is ours: every per-item seed (model sampling, constraint pick, pair pick, jitter) is derived from the
 item's own inputs, so a row's result does not depend on which task ran it; the item caches (one fsynced JSON line
