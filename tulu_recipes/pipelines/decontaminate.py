@@ -146,6 +146,7 @@ def run_pipeline(args: argparse.Namespace, executor: ExecutorConfig, index: Eval
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "eval_index.pkl").is_file():
         save_index(index, folder / "eval_index.pkl")
+    _INDEX_CACHE[f"{folder}/eval_index.pkl"] = index  # forked local workers share it; others load the file
     done = run_sharded(
         executor,
         folder,

@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import importlib.util
 import json
+import multiprocessing
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -130,8 +131,11 @@ def _make(config: ExecutorConfig, pipeline: list, tasks: int, logs: Path, name: 
     if config.executor == "local":
         from datatrove.executor import LocalPipelineExecutor
 
+        # fork, as the embedded scan: workers inherit the imports and what the driver loaded (the evaluation
+        # index), instead of a forkserver child importing and loading them again per worker.
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "forkserver"
         return LocalPipelineExecutor(pipeline, tasks=tasks, workers=workers, logging_dir=str(logs), depends=depends,
-                                     **kw)  # fmt: skip
+                                     start_method=method, **kw)  # fmt: skip
     if config.executor == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
 
