@@ -44,6 +44,12 @@ PINNED_OVERRIDES = {
         "spatial_shapes=None, num_tiles=None, image_sizes=None, token_type_ids=None, mm_token_type_ids=None, "
         "image_position_ids=None)"
     ),
+    "trl.trainer.rloo_trainer.RLOOTrainer._get_per_token_logps_and_entropies": (
+        "(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False, "
+        "compute_aux_loss=False, pixel_values=None, image_grid_thw=None, num_images=None, pixel_attention_mask=None, "
+        "spatial_shapes=None, num_tiles=None, image_sizes=None, token_type_ids=None, mm_token_type_ids=None, "
+        "image_position_ids=None)"
+    ),
     "trl.trainer.rloo_trainer.RLOOTrainer._generate_single_turn": "(self, prompt_ids, images, multimodal_fields)",
     "trl.trainer.rloo_trainer.RLOOTrainer._calculate_rewards": CALCULATE_REWARDS,
     "trl.trainer.rloo_trainer.RLOOTrainer._compute_loss": "(self, model, inputs)",

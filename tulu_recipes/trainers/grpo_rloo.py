@@ -1,6 +1,6 @@
 """GRPO and RLOO with verifier rewards: TRL's trainers with the shared RLVR mixin (no-EOS penalty, per-dataset
 verifier metrics, long-prompt filter: `trainers.verifier_rewards`), active sampling (`trainers.active_sampling`)
-and, for GRPO, the sampler/learner mismatch log and corrections (`trainers.mismatch`)."""
+and the sampler/learner mismatch log (`trainers.mismatch`; its corrections for GRPO, whose loss is per token)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
 from tulu_recipes.trainers.active_sampling import ActiveSamplingArguments, ActiveSamplingMixin
 from tulu_recipes.trainers.long_prompts import MAX_PROMPT_HELP
-from tulu_recipes.trainers.mismatch import GRPOMismatchMixin, MismatchArguments
+from tulu_recipes.trainers.mismatch import GRPOMismatchMixin, MismatchArguments, RLOOMismatchMixin
 from tulu_recipes.trainers.verifier_diagnostics import VerifierDiagnosticsArguments
 from tulu_recipes.trainers.verifier_rewards import NON_STOP_HELP, VerifierRewardsMixin
 
@@ -37,5 +37,5 @@ class TuluGRPOTrainer(ActiveSamplingMixin, GRPOMismatchMixin, VerifierRewardsMix
     (and corrected when asked: `trainers.mismatch`)."""
 
 
-class TuluRLOOTrainer(ActiveSamplingMixin, VerifierRewardsMixin, RLOOTrainer):
-    """TRL's `RLOOTrainer` with the no-EOS penalty and per-dataset verifier metrics."""
+class TuluRLOOTrainer(ActiveSamplingMixin, RLOOMismatchMixin, VerifierRewardsMixin, RLOOTrainer):
+    """TRL's `RLOOTrainer` with the no-EOS penalty, per-dataset verifier metrics and the sampler mismatch logged."""
