@@ -142,7 +142,6 @@ class OpenAIBackend:
             raise FatalError(f"model {spec.name!r}: the openai backend needs base_url")
         self.spec = spec
         self.client = openai_client(spec)
-        self.headers = auth_headers(spec)
 
     def request_body(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> dict[str, Any]:
         """The JSON body of one chat-completions request (also a Batch API input line's ``body``)."""
@@ -163,7 +162,7 @@ class OpenAIBackend:
         with translate_errors():
             # The raw response: the client still raises on HTTP errors and retries, and we read the body ourselves.
             raw = self.client.chat.completions.with_raw_response.create(
-                model=body["model"], messages=body["messages"], extra_body=rest, extra_headers=self.headers
+                model=body["model"], messages=body["messages"], extra_body=rest
             )
             content = raw.content
         return parse_chat_response(content)
@@ -173,23 +172,30 @@ def openai_client(spec: ModelSpec) -> Any:
     """An ``openai.OpenAI`` for ``spec``: its timeout and retries, the key read from ``api_key_env`` per request."""
     import openai
 
+    if not spec.api_key_env:
+        # A local server without auth: as before, no Authorization header at all (the client insists on a key).
+        http_client = openai.DefaultHttpxClient(event_hooks={"request": [_drop_authorization]})
+        return openai.OpenAI(
+            api_key="unused",
+            base_url=spec.base_url,
+            timeout=spec.timeout,
+            max_retries=spec.max_retries,
+            http_client=http_client,
+        )
+    variable = spec.api_key_env
+
     def api_key() -> str:
-        if not spec.api_key_env:
-            return ""
-        key = os.environ.get(spec.api_key_env)
+        key = os.environ.get(variable)
         if not key:
-            raise FatalError(f"environment variable {spec.api_key_env} is not set")
+            raise FatalError(f"environment variable {variable} is not set")
         remember(key)  # its name need not say "key": scrubbers must know the value
         return key
 
     return openai.OpenAI(api_key=api_key, base_url=spec.base_url, timeout=spec.timeout, max_retries=spec.max_retries)
 
 
-def auth_headers(spec: ModelSpec) -> dict[str, Any] | None:
-    """Per-request headers: with no ``api_key_env`` (a local vLLM server) no Authorization header at all."""
-    import openai
-
-    return None if spec.api_key_env else {"Authorization": openai.omit}
+def _drop_authorization(request: Any) -> None:
+    request.headers.pop("Authorization", None)
 
 
 @contextmanager
