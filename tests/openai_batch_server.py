@@ -6,7 +6,8 @@ Endpoints: ``POST /v1/chat/completions`` (answered by a responder, as in `openai
 ``outcome(batch)`` (the batch object, with the ``metadata`` it was created with) picks ``completed``, ``failed``
 (its error message quotes the ``Authorization`` header of the poll), ``expired`` (only the first half of the rows
 answered, in an output file) or ``cancelled``. Rows are answered by the responder: a 200 goes to the output file,
-any other status to the error file. Every request's path and ``Authorization`` header is recorded.
+any other status to the error file; ``failing_polls`` makes the next polls answer HTTP 503. Every request's path
+and ``Authorization`` header is recorded.
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ class _Handler(BaseHTTPRequestHandler):
                 data = list(reversed(self.server.batches.values()))  # newest first, as the API lists them
             self._json(200, {"object": "list", "data": data, "has_more": False})
         elif len(parts) == 4 and parts[2] == "batches":
+            with self.server.lock:
+                fail = self.server.failing_polls > 0
+                self.server.failing_polls -= fail
+            if fail:
+                self._json(503, {"error": {"message": "injected outage"}})
+                return
             batch = self.server.poll(parts[3], self.headers.get("Authorization"))
             self._json(200 if batch else 404, batch or {"error": {"message": "no such batch"}})
         elif len(parts) == 5 and parts[2] == "files" and parts[4] == "content":
@@ -112,6 +119,7 @@ class BatchServer(ThreadingHTTPServer):
         self.batch_inputs: dict[str, list[dict[str, Any]]] = {}  # batch id -> its input lines
         self.chat_requests: list[dict[str, Any]] = []
         self.calls: list[tuple[str, str, str | None]] = []  # (method, path, Authorization)
+        self.failing_polls = 0  # the next this many GET /v1/batches/{id} answer HTTP 503
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property

@@ -12,7 +12,7 @@ import yaml
 
 from tulu_recipes.config import run_cli
 from tulu_recipes.generation import batch as batch_module
-from tulu_recipes.generation.backends import Completion, ModelSpec, OpenAIBackend
+from tulu_recipes.generation.backends import Completion, ModelSpec, OpenAIBackend, TransientError
 from tulu_recipes.generation.batch import BatchConfig, run_batch
 from tulu_recipes.generation.executor import failures_path, read_records
 from tulu_recipes.generation.preferences import PreferencesConfig, generate_preferences, main
@@ -187,6 +187,35 @@ def test_failed_and_expired_jobs_are_retried_up_to_the_bound_then_reported_by_id
     assert (again.done, again.failed, again.skipped, again.jobs) == (3, 0, 3, 1)
     assert len(read_records(out)) == len(out.read_text().splitlines()) == 6
     assert failures_path(out).read_text() == ""
+
+
+def test_polls_that_fail_after_the_clients_retries_are_retried_next_round_within_a_bound(tmp_path: Path) -> None:
+    items = [{"q": f"q{i}"} for i in range(4)]
+    out = tmp_path / "results.jsonl"
+    slept: list[float] = []
+    with BatchServer(lambda body: Reply(content=f"re: {last_user_text(body)}")) as server:
+        backend = OpenAIBackend(ModelSpec(name="judge", base_url=server.base_url, max_retries=0))
+
+        def body(item: dict) -> dict:
+            return backend.request_body([{"role": "user", "content": item["q"]}])
+
+        def run() -> object:
+            config = BatchConfig(shard_size=4, poll_interval=7)
+            return run_batch(
+                items, body, lambda item, c: {"text": c.text}, backend.client, out, config, sleep=slept.append
+            )
+
+        server.failing_polls = 3
+        summary = run()
+        assert (summary.done, summary.jobs) == (4, 1)
+        assert slept == [7] * 5  # after the upload, 3 rounds of 503, one in_progress; the next poll: completed
+        assert len(server.batches) == 1
+
+        out.unlink()
+        server.failing_polls = 1000
+        with pytest.raises(TransientError, match="failed 11 rounds in a row: HTTP 503"):
+            run()
+    assert json.loads((tmp_path / "results.jsonl.batch.json").read_text())["shards"][-1]["jobs"][0]["batch_id"]
 
 
 def test_no_key_in_any_file_or_log_of_a_batch_run(tmp_path: Path, monkeypatch, caplog) -> None:

@@ -34,13 +34,15 @@ from typing import Any
 from tulu_recipes.config import RecipeError
 from tulu_recipes.secrets import scrub_error, scrub_values
 
-from .backends import Completion, GenerationError, parse_chat_response, translate_errors
+from .backends import Completion, GenerationError, TransientError, parse_chat_response, translate_errors
 from .executor import RunSummary, _Appender, failures_path, item_id, read_records, repair_jsonl
 
 logger = logging.getLogger(__name__)
 
 ENDPOINT = "/v1/chat/completions"
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+# Rounds in a row where a Batch API call still failed after the client's own retries; the status file keeps the run.
+MAX_FAILING_ROUNDS = 10
 
 
 @dataclass
@@ -176,14 +178,30 @@ def run_batch(
         )
     status.save()
     run = _Run(by_id, finished, request_body, make_output, client, output_path, config, status, summary)
+    failing_rounds = 0
     try:
         while True:
-            waiting = False
+            waiting, errors = False, []
             for shard in status.shards:
                 if shard["state"] == "open":
-                    waiting |= run.step(shard)
+                    try:
+                        waiting |= run.step(shard)
+                    except TransientError as err:  # the client's retries are spent: try again next round
+                        errors.append(str(err))
+                        waiting = True
             if not any(shard["state"] == "open" for shard in status.shards):
                 break
+            failing_rounds = failing_rounds + 1 if errors else 0
+            if errors:
+                logger.warning(
+                    "%s: %d Batch API calls failed (%s); next poll in %ss",
+                    desc,
+                    len(errors),
+                    errors[0],
+                    config.poll_interval,
+                )
+            if failing_rounds > MAX_FAILING_ROUNDS:
+                raise TransientError(f"the Batch API failed {failing_rounds} rounds in a row: {errors[0]}")
             if waiting:
                 sleep(config.poll_interval)
     finally:
