@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +29,12 @@ except ImportError:  # tests/ is not a package: pytest puts it on sys.path
     from openai_batch_server import BatchServer
     from openai_server import Reply, last_user_text
 
+REPO = Path(__file__).resolve().parents[1]
+# The pipeline in a child process (the CLI's recipe parsing would import torch: seconds per start on CI).
+CHILD = (
+    "import sys, yaml; from tulu_recipes.generation.preferences import PreferencesConfig, generate_preferences; "
+    "print(generate_preferences(PreferencesConfig(**yaml.safe_load(open(sys.argv[1]))))['judge'])"
+)
 QUALITY = {"pool-a": 5, "pool-b": 2, "pool-c": 3}
 KEY = "sk-planted-batch-judge-key-0123456789"
 
@@ -144,6 +155,40 @@ def test_kill_at_any_status_write_then_resume_submits_nothing_twice(tmp_path: Pa
         assert all(len(server.batches_of(key)) == 1 for key in ids), kill_at
         assert len(server.batches) == 2 and resumed["judge"].failed == 0, kill_at
         assert resumed["judge"].jobs == (2 if kill_at <= 2 else 1 if kill_at <= 4 else 0), kill_at
+
+
+def test_sigkill_while_jobs_run_then_resume_polls_them_instead_of_submitting_again(tmp_path: Path) -> None:
+    """A real kill -9 of the pipeline while its 3 jobs are running; the restarted command polls those 3 jobs and merges
+    their results: no 4th job, each row judged once, the pairs of a synchronous judge over the same completions."""
+    hold = {"on": True}
+    with BatchServer(answer, lambda batch: "in_progress" if hold["on"] else "completed") as server:
+        config = preferences(tmp_path / "run", server.base_url, {"shard_size": 10, "poll_interval": 0.05})
+        recipe = tmp_path / "recipe.yaml"
+        recipe.write_text(yaml.safe_dump({k: v for k, v in vars(config).items() if v is not None}))
+        status = tmp_path / "run" / "prefs.jsonl.judgments.jsonl.batch.json"
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        cmd = [sys.executable, "-c", CHILD, str(recipe)]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while len(server.batches) < 3 or sum(1 for _, path, _ in server.calls if path.startswith("/v1/batches/")) < 6:
+            assert proc.poll() is None
+            time.sleep(0.02)  # every job created and polled at least twice
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        saved = json.loads(status.read_text())
+        assert [len(s["jobs"]) for s in saved["shards"]] == [1, 1, 1]
+        hold["on"] = False
+        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert (
+            result.stdout.startswith("24 done, 0 failed, 0 skipped of 24 items") and "; 0 batch jobs" in result.stdout
+        )
+        (tmp_path / "sync").mkdir()
+        shutil.copy(tmp_path / "run" / "prefs.jsonl.completions.jsonl", tmp_path / "sync")
+        generate_preferences(preferences(tmp_path / "sync", server.base_url))
+    assert len(server.batches) == 3
+    ids = [r["id"] for r in read_records(tmp_path / "run" / "prefs.jsonl.judgments.jsonl")]
+    assert len(ids) == len(set(ids)) == 24 and all(len(server.batches_of(key)) == 1 for key in ids)
+    assert (tmp_path / "run" / "prefs.jsonl").read_bytes() == (tmp_path / "sync" / "prefs.jsonl").read_bytes()
 
 
 def test_failed_and_expired_jobs_are_retried_up_to_the_bound_then_reported_by_id(tmp_path: Path) -> None:
