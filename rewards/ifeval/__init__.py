@@ -22,11 +22,20 @@ from rewards.ifeval.open_instruct import FUNCTION_NAMES, check
 __all__ = ["CHECKERS", "FUNCTION_NAMES", "accuracies", "check_instructions", "loose_variants", "verify"]
 
 
-def verify(completion: str, ground_truth: str | Mapping[str, Any], *, loose: bool = False) -> bool:
-    """True when ``completion`` follows every instruction in ``ground_truth``."""
+def verify(
+    completion: str, ground_truth: str | Mapping[str, Any], *, loose: bool = False, partial: bool = False
+) -> bool | float:
+    """True when ``completion`` follows every instruction in ``ground_truth``. open-instruct's multi-constraint
+    rows (``instruction_id``, IFEval + IFTrain ids) go to :func:`rewards.iftrain.score`: a bool, or with
+    ``partial`` the share of constraints followed."""
     try:
         if not isinstance(completion, str):
             return False
+        from rewards.iftrain import is_iftrain_gold, score
+
+        if is_iftrain_gold(ground_truth):
+            share = score(completion, ground_truth, loose=loose, partial=partial)
+            return share if partial else share == 1.0
         gt = json.loads(ground_truth) if isinstance(ground_truth, (str, bytes)) else ground_truth
         if not isinstance(gt, Mapping):
             return False
