@@ -154,6 +154,11 @@ class TestRows:
         assert score("Not short, we are", self.GOLD, partial=True) == 0.0
         assert verify("We are, brief", self.GOLD, partial=True) == pytest.approx(1 / 3)
 
+    def test_loose_tries_ifevals_variants_per_constraint(self):
+        row = gold(("punctuation:punctuation_exclamation", None), ("first_word:first_word_answer", {"first_word": "I"}))
+        assert score("Sure!\nI am here", row) == 0.0
+        assert score("Sure!\nI am here", row, loose=True) == 1.0  # the response without its first line
+
     def test_the_answer_after_thinking_is_judged(self):
         assert score("<think>a, b, c</think>\n<answer>I am brief</answer>", self.GOLD) == 1.0
         assert score("I am brief</think>", self.GOLD) == 0.0  # nothing after the thinking

@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from rewards.gold_checks import UnknownInstruction
+from rewards.ifeval.evaluate import check_one, loose_variants
+from rewards.ifeval.open_instruct import extract_answer
 from rewards.iftrain.checkers import CHECKERS, BadGold, kwargs_problem
 
 __all__ = ["CHECKERS", "MAX_GOLD_CHARS", "constraints", "gold_problem", "is_iftrain_gold", "score"]
@@ -84,8 +86,6 @@ def is_iftrain_gold(ground_truth: Any) -> bool:
 
 
 def _holds(instruction_id: str, kwargs: dict[str, Any], texts: list[str]) -> bool:
-    from rewards.ifeval.evaluate import check_one
-
     checker = CHECKERS.get(instruction_id)
     if checker is None:
         return any(check_one(instruction_id, text, kwargs, "") for text in texts)
@@ -103,9 +103,6 @@ def _holds(instruction_id: str, kwargs: dict[str, Any], texts: list[str]) -> boo
 def score(completion: Any, ground_truth: Any, *, loose: bool = False, partial: bool = False) -> float:
     """The reward share in [0, 1] of ``completion`` for a multi-constraint gold (rules in the module docstring)."""
     try:
-        from rewards.ifeval.evaluate import loose_variants
-        from rewards.ifeval.open_instruct import extract_answer
-
         if not isinstance(completion, str):
             return 0.0
         rows = constraints(ground_truth)
