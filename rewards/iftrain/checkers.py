@@ -60,9 +60,10 @@ reward a malformed gold, same verdict every run):
 
 1. A missing, empty or mistyped argument is a bad gold: the constraint fails (and the RLVR gold check reports
    the row). The reference draws a random value then (a random phrase, keyword, letter, ``N`` or relation), so
-   its verdict changes from run to run, or raises. This includes a zero ``small_n``, ``N``, ``n_start``,
-   ``n_end``, ``n_sent``, ``n_words``, ``n`` or ``m``, which the reference reads as "not given" and replaces at
-   random: here 0 is 0 (``n_start=0`` is the prompt's start) and ``n``/``m`` below 1 are bad golds.
+   its verdict changes from run to run, or raises. The reference also reads a zero ``small_n``, ``N``,
+   ``n_start``, ``n_end``, ``n_sent``, ``n_words``, ``n`` or ``m`` as "not given"; here 0 means 0 where it has a
+   meaning (``n_start=0`` is the prompt's start; at most 0 lowercase words; fewer than / at least 0 letters) and
+   is a bad gold where it has none (``small_n``, ``N`` copies, ``n_sent``, ``n_words``, ``n``, ``m``).
 2. Keywords and phrase words are literal text. The reference uses them as regular expressions, so a keyword with
    ``.``, ``(``, ``+`` or ``?`` matches other text or raises; for keywords without such characters the counts
    are identical.
@@ -152,7 +153,7 @@ def _phrase_spans(text: str, first: str, last: str) -> list[str]:
 
 
 def repeat_phrase(response: str, kwargs: Mapping[str, Any]) -> bool:
-    phrase, times = _text(kwargs, "phrase").split(), _number(kwargs, "small_n")
+    phrase, times = _text(kwargs, "phrase").split(), _number(kwargs, "small_n", minimum=1)
     spans = _phrase_spans(response, phrase[0], phrase[-1])
     if len(spans) != times:
         return False
@@ -176,7 +177,7 @@ def copy_span_idx(response: str, kwargs: Mapping[str, Any]) -> bool:
 
 
 def copying_multiple(response: str, kwargs: Mapping[str, Any]) -> bool:
-    prompt, times = _text(kwargs, "prompt_to_repeat"), _number(kwargs, "N")
+    prompt, times = _text(kwargs, "prompt_to_repeat"), _number(kwargs, "N", minimum=1)
     pieces = response.split("******")
     return len(pieces) == times and all(_same_copy(p, prompt) for p in pieces)
 

@@ -49,7 +49,8 @@ class RLVRArguments:
         default=False,
         metadata={
             "help": "Multi-constraint IFEval/IFTrain rows (open-instruct's `instruction_id` golds) earn "
-            "`reward_value` times the share of constraints followed; default: all must hold."
+            "`reward_value` times the share of constraints followed (the per-dataset accuracy metric then counts "
+            "rows with any credit); default: all must hold."
         },
     )
     max_unparseable_golds: float = field(
