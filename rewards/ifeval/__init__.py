@@ -3,8 +3,10 @@
 ``verify(completion, ground_truth, *, loose=False) -> bool`` accepts either open-instruct's RLVR
 format (``{"func_name": ..., <kwargs>}``, JSON string or dict), judged by open-instruct's own 25 functions
 (``open_instruct``), or Google's (``{"instruction_id_list": [...], "kwargs": [...], "prompt": ...}``), judged by
-IFEval's checkers, where every instruction must be followed. ``loose`` tries IFEval's 8 loose variants of the
-response (for open-instruct rows, of the extracted answer); one passing is enough. It never raises: malformed
+IFEval's checkers, where every instruction must be followed, or open-instruct's multi-constraint rows
+(``[{"instruction_id": [...], "kwargs": [...]}]``, IFEval and IFTrain ids), judged by :mod:`rewards.iftrain`.
+``loose`` tries IFEval's 8 loose variants of the response (for open-instruct rows, of the extracted answer); one
+passing is enough. It never raises: malformed
 input gives False. ``check_instructions`` gives per-instruction
 verdicts for the evaluation CLI (``python -m rewards.ifeval``).
 """
