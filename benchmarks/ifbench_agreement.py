@@ -122,6 +122,36 @@ def perturbations(text: str, rng: random.Random) -> list[str]:
     ][: 14 + 1]
 
 
+def units(registry, responses, misses: dict[str, list[str]]) -> None:
+    """The two own rules on their units: syllable parity per distinct word (syllapy), verb start per sentence."""
+    import string
+
+    import syllapy
+
+    from rewards.ifbench.text import split_sentences, syllables, starts_with_verb
+
+    words = sorted(
+        {w for r in responses for w in r.translate(str.maketrans("", "", string.punctuation)).lower().split()}
+    )
+    same = [syllapy.count(w) % 2 == syllables(w) % 2 for w in words]
+    print(
+        f"unit syllable parity (distinct words)  {sum(same):5d} / {len(words):5d} = {100 * sum(same) / len(words):.2f}%"
+    )
+    misses["unit:syllables"] = [
+        f"  {w!r}: syllapy={syllapy.count(w)} ours={syllables(w)}" for w, ok in zip(words, same, strict=True) if not ok
+    ]
+    sentences = sorted({s for r in responses for s in split_sentences(r)})
+    same = [reference_verdict(registry, "words:start_verb", s, {}) == starts_with_verb(s) for s in sentences]
+    print(
+        f"unit verb start (distinct sentences)   {sum(same):5d} / {len(sentences):5d} = {100 * sum(same) / len(sentences):.2f}%"
+    )
+    misses["unit:start_verb"] = [
+        f"  reference={not starts_with_verb(s)} ours={starts_with_verb(s)} {s[:100]!r}"
+        for s, ok in zip(sentences, same, strict=True)
+        if not ok
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reference", type=Path, required=True, help="unpacked allenai/IFBench snapshot")
@@ -211,6 +241,7 @@ def main() -> None:
     for mode, (a, t) in row_stats.items():
         print(f"rows {mode:6s} (evaluation_lib) {a:5d} / {t:5d} instruction verdicts = {100 * a / t:.2f}%")
 
+    units(registry, outputs.values(), misses)
     print("\nDisagreements:" if misses else "\nNo disagreements.")
     for key in sorted(misses):
         print(f"{key}: {len(misses[key])}")

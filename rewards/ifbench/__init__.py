@@ -50,7 +50,7 @@ from rewards.ifbench.counting import CHECKERS as _COUNTING
 from rewards.ifbench.layout import CHECKERS as _LAYOUT
 from rewards.ifbench.words import CHECKERS as _WORDS
 
-__all__ = ["CHECKERS", "IDS", "check_instructions", "check_one", "gold_problem", "parse_gold", "verify"]
+__all__ = ["CHECKERS", "IDS", "check_instructions", "check_one", "gold_problem", "parse_gold", "verify", "verify_item"]
 
 CHECKERS = {**_COUNTING, **_WORDS, **_LAYOUT}
 IDS = frozenset(CHECKERS)
@@ -134,6 +134,11 @@ def verify(completion: str, ground_truth: Any, *, loose: bool = False) -> bool:
         return all(check_instructions(completion, ids, kwargs, loose=loose))
     except Exception:  # noqa: BLE001 - the verifier contract: bad input is simply not rewarded
         return False
+
+
+def verify_item(completion: str, ground_truth: Any, loose: bool) -> bool:
+    """Worker-side call of the ``ifbench`` reward (positional arguments for the time-limited pool)."""
+    return verify(completion, ground_truth, loose=loose)
 
 
 def gold_problem(ground_truth: Any) -> str | None:

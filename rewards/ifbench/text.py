@@ -20,7 +20,9 @@ AllenAI's reference (allenai/IFBench ``instructions_util.py``) leans on NLTK dat
 * ``starts_with_verb(text)`` (own rule, not NLTK's perceptron tagger, whose weights are a download): the first
   token of ``word_tokens`` (a leading quote or bracket is a token of its own, so it fails), lower-cased, is a form
   of one of ``VERBS`` (the base, ``-s``,
-  ``-ed``, ``-ing`` forms made by regular English spelling, plus irregular pasts). The tagger decides from context
+  ``-ed``, ``-ing`` forms made by regular English spelling, plus irregular pasts), or any other alphabetic word of at
+  least 5 letters ending in ``ing`` (but not ``during``, ``nothing``, ``morning``...) or of at least 4 ending in
+  ``ed``; an all-capitals first word (``CUT``) is not a verb. The tagger decides from context
   too (it often tags a capitalised imperative such as "Run" as a proper noun), so the verdicts differ on some
   texts; ``benchmarks/ifbench_agreement.txt`` gives the measured agreement.
 """
@@ -321,7 +323,7 @@ _BASE_VERBS = """
     travel treat try turn understand use visit wait walk want watch wear win wish work write
 """
 _IRREGULAR = """
-    am are is was were been being became began bought brought built came chose did done drew drank drove ate eaten
+    am are is was were been being does became began bought brought built came chose did done drew drank drove ate eaten
     felt found forgot forgotten gave given went gone got gotten grew grown had has heard held kept knew known learnt
     left made meant met paid put ran read rode rose said saw seen sought sold sent set showed shown sang sat slept spoke
     spoken spent stood taught told thought threw thrown took taken understood wore won wrote written
@@ -348,7 +350,20 @@ def _forms(base: str) -> set[str]:
 VERBS = frozenset(form for base in _BASE_VERBS.split() for form in _forms(base)) | frozenset(_IRREGULAR.split())
 
 
+_NOT_VERBS = frozenset({"during", "nothing", "something", "anything", "everything", "morning", "evening", "thing"})
+
+
 def starts_with_verb(text: str) -> bool:
     """The first token is a verb form of ``VERBS`` (own rule; see the module docstring)."""
     tokens = word_tokens(text)
-    return bool(tokens) and tokens[0].lower() in VERBS
+    if not tokens:
+        return False
+    if len(tokens[0]) > 1 and tokens[0].isupper():
+        return False  # an all-caps heading word ("CUT TO:") is read as a name
+    first = tokens[0].lower()
+    if first in VERBS:
+        return True
+    # a participle or past form of a verb not listed: "Carving ...", "Ended"
+    return first.isalpha() and (
+        (len(first) >= 5 and first.endswith("ing")) or (len(first) >= 4 and first.endswith("ed"))
+    )
