@@ -67,6 +67,12 @@ def test_followed_response_passes_and_broken_one_fails(instruction_id):
         ("custom:date_format_list", "1800-02-30", {}, False),
         ("custom:date_format_list", "1800-02-29", {}, True),
         ("sentence:keyword", "One. Two apples. Three.", {"word": "APPLES", "N": 2.0}, True),
+        # alliteration: a run of three scores 2 + 1 = 3, two separate pairs 2 + 2 = 4
+        ("sentence:alliteration_increment", "Big bad bear. Red rose and big bag.", {}, True),
+        ("sentence:alliteration_increment", "Red rose and big bag. Big bad bear.", {}, False),
+        # title case: a one-letter word must not be lower case; "iPhone" is allowed
+        ("format:title_case", "A Cat Has An iPhone", {}, True),
+        ("format:title_case", "a Cat", {}, False),
         ("sentence:keyword", "One. Two pineapples. Three.", {"word": "apples", "N": 2}, False),
     ],
 )
