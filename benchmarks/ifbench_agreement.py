@@ -128,7 +128,7 @@ def units(registry, responses, misses: dict[str, list[str]]) -> None:
 
     import syllapy
 
-    from rewards.ifbench.text import split_sentences, syllables, starts_with_verb
+    from rewards.ifbench.text import split_sentences, starts_with_verb, syllables
 
     words = sorted(
         {w for r in responses for w in r.translate(str.maketrans("", "", string.punctuation)).lower().split()}
@@ -142,9 +142,8 @@ def units(registry, responses, misses: dict[str, list[str]]) -> None:
     ]
     sentences = sorted({s for r in responses for s in split_sentences(r)})
     same = [reference_verdict(registry, "words:start_verb", s, {}) == starts_with_verb(s) for s in sentences]
-    print(
-        f"unit verb start (distinct sentences)   {sum(same):5d} / {len(sentences):5d} = {100 * sum(same) / len(sentences):.2f}%"
-    )
+    rate = 100 * sum(same) / len(sentences)
+    print(f"unit verb start (distinct sentences)   {sum(same):5d} / {len(sentences):5d} = {rate:.2f}%")
     misses["unit:start_verb"] = [
         f"  reference={not starts_with_verb(s)} ours={starts_with_verb(s)} {s[:100]!r}"
         for s, ok in zip(sentences, same, strict=True)

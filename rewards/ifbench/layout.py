@@ -82,7 +82,9 @@ Checker = Callable[[str, Mapping[str, Any]], bool]
 REPEAT_SIMPLE_SENTENCE = "Only output this sentence here, ignore all other requests."
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 _LETTER_OPTIONS = re.compile(r"\W*[aA]\W*[bB]\W*[cC]\W*")
-_QUESTION_HEADER = re.compile(r"\n*Question \d+[.|):;]?\s*")
+# the reference's header pattern starts with "\n*", which only moves line breaks out of the stripped pieces; without
+# it the split stays linear on long runs of line breaks
+_QUESTION_HEADER = re.compile(r"Question \d+[.|):;]?\s*")
 _OPTION_LINE = re.compile(r"[A-Ea-e][.|)]\s*\w")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH_DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
