@@ -213,7 +213,7 @@ def _ifbench(key: str, path: str, data_dir: str | Path | None, limit: int | None
             raise ValueError(f"ifbench_offline takes a number of rounds (ifbench_offline=2), got {path!r}")
         rounds = int(path or 2)
         rows = ifbench.offline_rows(0 if seed is None else seed, rounds)
-        return ifbench.ifbench_task(rows, key, key, None, None, f"offline, seed {seed or 0}, {rounds} rounds")
+        return ifbench.ifbench_task(rows, key, key, limit, seed, f"offline, seed {seed or 0}, {rounds} rounds")
     if not path:
         if data_dir is None:
             raise ValueError(f"task 'ifbench' needs `data_dir` (a folder with {ifbench.DEFAULT_FILE}), `ifbench=PATH` "
