@@ -13,8 +13,9 @@ AllenAI's reference (allenai/IFBench ``instructions_util.py``) leans on NLTK dat
   the 179-word English list of NLTK's stopwords corpus (the 2022 release), written out below; its 2025 update
   adds 19 pronoun contractions (``i'm``, ``they've``...), all with an apostrophe, which no ``\\w+`` run matches,
   so the counts are the same.
-* ``is_emoji(ch)``: one code point listed as a fully-qualified or component emoji by Unicode's emoji data; the
-  table below was generated once from the ``emoji`` 2.16 package (Unicode 16) and is used as is.
+* ``is_emoji(ch)``: ``ch`` is one code point that is by itself an entry of Unicode's emoji list (any qualification
+  status: ``©`` counts, as in ``emoji.is_emoji``); the table below was generated once from the ``emoji`` 2.16
+  package (Unicode 16) by testing every code point, and is used as is.
 * ``syllables(word)`` (own rule, not syllapy's dictionary): 0 for a word holding a digit; otherwise the number of
   runs of the letters ``a e i o u y``, less one for a final ``e`` unless the word ends in a consonant plus ``le``,
   and at least 1. syllapy looks a word up in its 60 kB list first and uses the same kind of vowel-run rule only for
