@@ -266,3 +266,28 @@ def test_offline_prompts_cover_every_constraint_and_are_seeded():
     span = next(e for e in other.examples if e.ground_truth["instruction_id_list"] == ["repeat:repeat_span"])
     kw = span.ground_truth["kwargs"][0]
     assert check_one("repeat:repeat_span", kw["prompt_to_repeat"][kw["n_start"] : kw["n_end"] + 1], kw) is True
+
+
+def test_cli_writes_run_eval_files_and_prints_the_four_accuracies(tmp_path, capsys):
+    from rewards.ifbench.__main__ import main
+
+    rows = [
+        _row("1", "Reverse it.", ["custom:character_reverse"], [{}]),
+        _row("2", "One number, no spaces. ", ["format:no_whitespace", "count:numbers"], [{}, {"N": 1}]),
+        _row("3", "Unanswered.", ["count:numbers"], [{"N": 1}]),
+    ]
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    answers = [
+        {"prompt": "Reverse it.", "response": "elgae dlab"},
+        {"prompt": "One number, no spaces.", "response": "a 1"},
+    ]
+    responses = tmp_path / "responses.jsonl"
+    responses.write_text("".join(json.dumps(r) + "\n" for r in answers), encoding="utf-8")
+    assert (
+        main(["--input_data", str(inputs), "--input_response_data", str(responses), "--output_dir", str(tmp_path)]) == 0
+    )
+    # prompts: 1 of 3 followed; instructions: 2 of 4 (row 2 keeps its number, loses no_whitespace; row 3 has no answer)
+    assert capsys.readouterr().out.split("\n")[:2] == ["prompt_level_strict: 33.33", "instruction_level_strict: 50.00"]
+    strict = [json.loads(x) for x in (tmp_path / "eval_results_strict.jsonl").read_text().splitlines()]
+    assert [r["follow_instruction_list"] for r in strict] == [[True], [False, True], [False]]
