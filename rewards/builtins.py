@@ -15,7 +15,8 @@ Rules:
   TRL's own contract (it takes ``completions``) runs in-process, guarded by :mod:`rewards.guarded`: when it
   raises, the rows it fails on score None and the count is logged, so it cannot kill an RL run.
 - Built-ins: ``gsm8k`` (in-process, linear time), ``math`` (in-process fast path, symbolic check in
-  the pool), ``ifeval`` (``rewards.ifeval.verify`` in the pool, imported lazily), and ``verifiable``
+  the pool), ``ifeval`` (``rewards.ifeval.verify`` in the pool, imported lazily), ``ifbench`` (IFBench's 58
+  constraints, ``rewards.ifbench.verify`` in its own pool), and ``verifiable``
   (defined in :mod:`rewards.verifiable`, routes rows on the ``dataset`` column). ``REGISTRY``, ``Options`` and
   ``register`` live in the leaf module :mod:`rewards.registry`, which verifier modules import (no import cycle).
 - Each pool-using verifier has its own worker pool (``pool=`` of :func:`rewards.worker_pool.run_limited`:
@@ -64,6 +65,14 @@ def worker_warmup() -> None:
         ifeval_item("Hi there hi.", "[{'instruction_id': ['keywords:start_end'], 'kwargs': [None]}]", False)  # nltk
     except Exception:  # noqa: BLE001 - warm-up only
         pass
+
+
+@register("ifbench")
+def _ifbench_batch(texts: Sequence[str], truths: Sequence[Any], *, columns: Mapping, options: Options) -> list:
+    """IFBench's 58 constraints (:mod:`rewards.ifbench`), every instruction of a row must hold."""
+    items = [(t, g, options.loose) for t, g in zip(texts, truths, strict=True)]
+    outcomes = run_limited("rewards.ifbench:verify_item", items, timeout=options.timeout, default=False, pool="ifbench")
+    return [o is True for o in outcomes]
 
 
 @register("ifeval")

@@ -13,6 +13,8 @@ rewards without any error (open-r1 issues #293/#215 report the mirror image: an 
   with missing or malformed arguments. An instruction id that no checker knows raises
   :class:`UnknownInstruction` instead: that row cannot be judged at all, and the ids usually come from one
   misspelt constraint set, so the caller stops at the first.
+- ``ifbench``: :func:`rewards.ifbench.gold_problem` (either IFBench gold shape; an id that is not one of IFBench's 58
+  raises :class:`UnknownInstruction`).
 
 Other verifiers may add a check with :func:`register_gold_check`. Checks never evaluate the gold.
 """
@@ -97,6 +99,13 @@ def ifeval_gold(ground_truth: Any) -> str | None:
     if unknown:
         raise UnknownInstruction(f"unknown instruction id {unknown[0]!r} (instruction_id_list)")
     return None
+
+
+@register_gold_check("ifbench")
+def ifbench_gold(ground_truth: Any) -> str | None:
+    from rewards.ifbench import gold_problem as ifbench_problem
+
+    return ifbench_problem(ground_truth)
 
 
 def gold_problem(verifier: str, ground_truth: Any) -> str | None:

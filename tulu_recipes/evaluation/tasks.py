@@ -16,6 +16,8 @@ tasks.py`: 4 shots, `fewshot_as_multiturn`, greedy, 1,024 new tokens; the Minerv
 task class, not read here). `math_fewshot_as_multiturn: false` keeps the exemplars in one user turn (the layout
 before). Generation limits per task: `OLMES_MAX_NEW_TOKENS`.
 
+IFBench (`ifbench`, `ifbench_offline`) lives in `tulu_recipes.evaluation.ifbench`.
+
 A local task is a JSONL of open-instruct RLVR rows (`messages` ending in a user turn, `ground_truth`, `dataset`),
 scored by the `verifiable` reward, which routes each row on its `dataset` value.
 """
@@ -214,6 +216,25 @@ def jsonl_task(
     return EvalTask(name or Path(path).stem, "verifiable", examples, {"num_shots": 0, "path": str(path)})
 
 
+def _ifbench(key: str, path: str, data_dir: str | Path | None, limit: int | None, seed: int | None) -> EvalTask:
+    from tulu_recipes.evaluation import ifbench
+
+    if key == "ifbench_offline":
+        if path and not path.isdigit():
+            raise ValueError(f"ifbench_offline takes a number of rounds (ifbench_offline=2), got {path!r}")
+        rounds = int(path or 2)
+        rows = ifbench.offline_rows(0 if seed is None else seed, rounds)
+        return ifbench.ifbench_task(rows, key, key, limit, seed, f"offline, seed {seed or 0}, {rounds} rounds")
+    if not path:
+        if data_dir is None:
+            raise ValueError(f"task 'ifbench' needs `data_dir` (a folder with {ifbench.DEFAULT_FILE}), `ifbench=PATH` "
+                             "or `ifbench=hub`")
+        path = str(Path(data_dir) / ifbench.DEFAULT_FILE)
+    if path != "hub" and not Path(path).is_file():
+        raise ValueError(f"task 'ifbench': file {path} does not exist")
+    return ifbench.ifbench_task(ifbench.read_rows(path), key, path, limit, seed, path)
+
+
 def build_task(
     spec: str,
     data_dir: str | Path | None = None,
@@ -223,9 +244,12 @@ def build_task(
     math_shots: int = 4,
     math_multiturn: bool = True,
 ) -> EvalTask:
-    """`gsm8k`, `math`, `ifeval` (read from `data_dir`, or `name=path`), or a local `.jsonl` (`name=path` too)."""
+    """`gsm8k`, `math`, `ifeval`, `ifbench` (read from `data_dir`, or `name=path`; `ifbench=hub` downloads),
+    `ifbench_offline[=ROUNDS]` (built here, seeded with `seed` or 0), or a local `.jsonl` (`name=path` too)."""
     name, _, path = spec.partition("=") if "=" in spec else (None, "", spec)
     key = (name or spec).lower()
+    if key in ("ifbench", "ifbench_offline"):
+        return _ifbench(key, path if name else "", data_dir, limit, seed)
     if key in BUILTIN:
         if not path or path == spec:
             if data_dir is None:

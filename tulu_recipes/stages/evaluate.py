@@ -34,13 +34,18 @@ class EvalArguments:
     tasks: list[str] = field(
         default_factory=lambda: ["gsm8k", "math", "ifeval"],
         metadata={
-            "help": "gsm8k, math, ifeval (files from `data_dir`, or `name=PATH`), or a local .jsonl of "
-            "verifiable rows (`messages`, `ground_truth`, `dataset`), optionally `name=PATH.jsonl`."
+            "help": "gsm8k, math, ifeval, ifbench (files from `data_dir`, or `name=PATH`; `ifbench=hub` reads "
+            "allenai/IFBench_test from the Hub), ifbench_offline[=ROUNDS] (IFBench prompts built offline, seeded by "
+            "`subset_seed`), or a local .jsonl of verifiable rows (`messages`, `ground_truth`, `dataset`), "
+            "optionally `name=PATH.jsonl`."
         },
     )
     data_dir: str | None = field(
         default=None,
-        metadata={"help": "Folder with gsm8k_test.jsonl, math_test.jsonl and ifeval_input_data.jsonl."},
+        metadata={
+            "help": "Folder with gsm8k_test.jsonl, math_test.jsonl and ifeval_input_data.jsonl (and IFBench_test.jsonl "
+            "for ifbench)."
+        },
     )
     output_dir: str = field(default="outputs/eval", metadata={"help": "Where results and predictions go."})
     limit: int | None = field(default=None, metadata={"help": "Evaluate at most this many examples per task."})
