@@ -1,7 +1,7 @@
 """Verifiable rewards for RLVR (Tülu 3 recipe doc, section 6).
 
 ``load_reward(name, value=10.0, loose=False, timeout=3.0)`` gives a TRL reward function for
-``"gsm8k"``, ``"math"``, ``"ifeval"``, ``"verifiable"`` (routes on the ``dataset`` column) or a
+``"gsm8k"``, ``"math"``, ``"ifeval"``, ``"ifbench"``, ``"verifiable"`` (routes on the ``dataset`` column) or a
 ``"package.module:function"`` plug-in. Each verifier module also exposes a pure
 ``verify(completion, ground_truth) -> bool``.
 """

@@ -8,9 +8,13 @@ rewards without any error (open-r1 issues #293/#215 report the mirror image: an 
   has a ``\\boxed{`` that never closes, or the answer is longer than :data:`MAX_MATH_GOLD` characters (a solution
   text without a box, not an answer);
 - ``gsm8k``: no single number (:func:`rewards.gsm8k.gold_number` gives None);
-- ``ifeval``: not a JSON object (or dict) with ``func_name`` or ``instruction_id_list``. An instruction id that
-  no checker knows raises :class:`UnknownInstruction` instead: that row cannot be judged at all, and the ids
-  usually come from one misspelt constraint set, so the caller stops at the first.
+- ``ifeval``: not a JSON object (or dict) with ``func_name`` or ``instruction_id_list``, or, for open-instruct's
+  multi-constraint rows (``instruction_id``, :mod:`rewards.iftrain`), a malformed list or an IFTrain constraint
+  with missing or malformed arguments. An instruction id that no checker knows raises
+  :class:`UnknownInstruction` instead: that row cannot be judged at all, and the ids usually come from one
+  misspelt constraint set, so the caller stops at the first.
+- ``ifbench``: :func:`rewards.ifbench.gold_problem` (either IFBench gold shape; an id that is not one of IFBench's 58
+  raises :class:`UnknownInstruction`).
 
 Other verifiers may add a check with :func:`register_gold_check`. Checks never evaluate the gold.
 """
@@ -73,7 +77,11 @@ def gsm8k_gold(ground_truth: Any) -> str | None:
 def ifeval_gold(ground_truth: Any) -> str | None:
     from rewards.ifeval import CHECKERS
     from rewards.ifeval.open_instruct import FUNCTIONS
+    from rewards.iftrain import gold_problem as iftrain_gold_problem
+    from rewards.iftrain import is_iftrain_gold
 
+    if is_iftrain_gold(ground_truth):
+        return iftrain_gold_problem(ground_truth, known=CHECKERS)
     try:
         gold = json.loads(ground_truth) if isinstance(ground_truth, (str, bytes)) else ground_truth
     except ValueError:
@@ -91,6 +99,13 @@ def ifeval_gold(ground_truth: Any) -> str | None:
     if unknown:
         raise UnknownInstruction(f"unknown instruction id {unknown[0]!r} (instruction_id_list)")
     return None
+
+
+@register_gold_check("ifbench")
+def ifbench_gold(ground_truth: Any) -> str | None:
+    from rewards.ifbench import gold_problem as ifbench_problem
+
+    return ifbench_problem(ground_truth)
 
 
 def gold_problem(verifier: str, ground_truth: Any) -> str | None:

@@ -15,11 +15,13 @@ from rewards.worker_pool import DEFAULT_TIMEOUT
 
 @dataclass(frozen=True)
 class Options:
-    """Per-reward options: reward for a correct answer, IFEval loose mode, seconds per item."""
+    """Per-reward options: reward for a correct answer, IFEval loose mode, seconds per item, and partial credit
+    for multi-constraint IFEval/IFTrain rows (``value`` times the share of constraints followed)."""
 
     value: float = 10.0
     loose: bool = False
     timeout: float = DEFAULT_TIMEOUT
+    partial: bool = False
 
 
 BatchVerifier = Callable[..., list]

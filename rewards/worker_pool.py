@@ -234,6 +234,7 @@ class TimeLimitedPool:
 POOL_PRELOAD: dict[str, tuple[str, ...]] = {
     "math": ("math_verify", "rewards.symbolic"),
     "ifeval": ("rewards.ifeval", "rewards.builtins"),
+    "ifbench": ("rewards.ifbench",),
 }
 """Modules each named pool's workers import before they report ready; other pools preload nothing."""
 

@@ -160,7 +160,13 @@ def main() -> None:
     prompts = inputs / "prompts.jsonl"
     prompts.write_text("".join((DATA / "prompts.jsonl").read_text().splitlines(keepends=True)[:2]))
     with EchoServer() as server:
-        spec = {"backend": "openai", "base_url": server.base_url, "api_key_env": LLM_KEY_ENV, "max_tokens": 8}
+        spec = {
+            "backend": "openai",
+            "base_url": server.base_url,
+            "api_key_env": LLM_KEY_ENV,
+            "max_tokens": 8,
+            "max_retries": 0,  # the 500 goes to the executor, which logs its (scrubbed) body
+        }
         recipe = {
             "prompts": str(prompts),
             "output_path": str(outputs / "preferences" / "pairs.jsonl"),

@@ -271,7 +271,7 @@ def test_shipped_evaluation_recipes_parse(repo_root):
         ["gsm8k", "math", "ifeval"],
         8,
         4,
-        4096,
+        None,  # each task's OLMES limit
     )
     assert paper.model_names == ["SFT", "DPO", "RLVR"] and len(paper.models) == 3
     (quick,) = parse_recipe([EvalArguments], [str(repo_root / "recipes" / "quickstart" / "evaluate.yaml")])

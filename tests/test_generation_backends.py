@@ -62,7 +62,7 @@ def test_openai_backend_roundtrip_sends_sampling_and_key(monkeypatch: pytest.Mon
 )
 def test_openai_backend_classifies_failures(reply: Reply, error: type, retry_after: float | None) -> None:
     with ChatServer(lambda request: reply) as server:
-        backend = OpenAIBackend(ModelSpec(name="m", base_url=server.base_url))
+        backend = OpenAIBackend(ModelSpec(name="m", base_url=server.base_url, max_retries=0))
         with pytest.raises(error) as info:
             backend.generate([{"role": "user", "content": "x"}])
     assert issubclass(error, TransientError) == isinstance(info.value, TransientError)
@@ -72,7 +72,7 @@ def test_openai_backend_classifies_failures(reply: Reply, error: type, retry_aft
 
 def test_openai_backend_timeout_is_transient() -> None:
     with ChatServer(lambda request: Reply(content="late", delay=1.0)) as server:
-        backend = OpenAIBackend(ModelSpec(name="m", base_url=server.base_url, timeout=0.2))
+        backend = OpenAIBackend(ModelSpec(name="m", base_url=server.base_url, timeout=0.2, max_retries=0))
         with pytest.raises(TransientError):
             backend.generate([{"role": "user", "content": "x"}])
 
@@ -80,7 +80,7 @@ def test_openai_backend_timeout_is_transient() -> None:
 def test_connection_refused_is_transient() -> None:
     with ChatServer(echo) as server:
         url = server.base_url
-    backend = OpenAIBackend(ModelSpec(name="m", base_url=url, timeout=2))
+    backend = OpenAIBackend(ModelSpec(name="m", base_url=url, timeout=2, max_retries=0))
     with pytest.raises(TransientError):
         backend.generate([{"role": "user", "content": "x"}])
 
@@ -146,3 +146,27 @@ def test_transformers_backend_on_tiny_local_model(tiny_model_dir: str) -> None:
     first = backend.generate(messages, seed=123)
     again = backend.generate(messages, seed=123)
     assert first.text == again.text and first.completion_tokens == again.completion_tokens
+
+
+def test_the_openai_client_retries_429_and_5xx_itself_and_reads_the_key_per_request(monkeypatch) -> None:
+    """max_retries=2 (the client's default): a 503 then a 429 are retried inside one `generate`; every attempt
+    re-reads the key variable, so a key rotated between calls is the one sent next."""
+    replies = iter([Reply(status=503), Reply(status=429, headers={"Retry-After": "0"}), Reply(content="third")])
+    monkeypatch.setenv("TEST_GEN_ROTATED", "sk-first-key-000")
+    with ChatServer(lambda request: next(replies, Reply(content="later"))) as server:
+        backend = OpenAIBackend(ModelSpec(name="m", base_url=server.base_url, api_key_env="TEST_GEN_ROTATED"))
+        assert backend.generate([{"role": "user", "content": "x"}]).text == "third"
+        monkeypatch.setenv("TEST_GEN_ROTATED", "sk-second-key-00")
+        assert backend.generate([{"role": "user", "content": "x"}]).text == "later"
+        failing = OpenAIBackend(ModelSpec(name="m", base_url=server.base_url, max_retries=1))
+        server.responder = lambda request: Reply(status=500)
+        with pytest.raises(TransientError, match="HTTP 500"):
+            failing.generate([{"role": "user", "content": "x"}])
+    assert server.auth_headers == ["Bearer sk-first-key-000"] * 3 + ["Bearer sk-second-key-00", None, None]
+    assert len(server.requests) == 6  # 3 + 1 + (1 + 1 retry)
+
+
+def test_no_key_variable_sends_no_authorization_header() -> None:
+    with ChatServer(echo) as server:
+        make_backend({"name": "m", "base_url": server.base_url}).generate([{"role": "user", "content": "hi"}])
+    assert server.auth_headers == [None]

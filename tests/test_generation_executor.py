@@ -81,7 +81,7 @@ def test_retries_transient_faults_then_records_failures(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     slept: list[float] = []
     with server:
-        backend = OpenAIBackend(ModelSpec(name="m", base_url=server.base_url, timeout=0.3))
+        backend = OpenAIBackend(ModelSpec(name="m", base_url=server.base_url, timeout=0.3, max_retries=0))
 
         def work(item: dict) -> dict:
             completion = backend.generate([{"role": "user", "content": item["prompt"]}])
@@ -104,7 +104,7 @@ def test_retries_transient_faults_then_records_failures(tmp_path: Path) -> None:
 
     # A second run skips the finished items and retries only the failed ones.
     with ChatServer(lambda request: Reply(content=f"answer to {last_user_text(request)}")) as server2:
-        backend = OpenAIBackend(ModelSpec(name="m", base_url=server2.base_url))
+        backend = OpenAIBackend(ModelSpec(name="m", base_url=server2.base_url, max_retries=0))
         summary = run_items(items, work, out, retry=NO_WAIT, progress=False)
         assert sorted(last_user_text(r) for r in server2.requests) == ["p2", "p3"]
     assert (summary.done, summary.failed, summary.skipped) == (2, 0, 6)

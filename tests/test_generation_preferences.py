@@ -156,8 +156,8 @@ def test_preferences_end_to_end(tmp_path: Path) -> None:
     responder, calls = make_responder()
     with ChatServer(responder) as server:
 
-        def spec(name: str) -> dict:
-            return {"name": name, "base_url": server.base_url}
+        def spec(name: str) -> dict:  # the executor's retries alone, so the request counts below are its own
+            return {"name": name, "base_url": server.base_url, "max_retries": 0}
 
         config = PreferencesConfig(
             prompts=str(prompts_file),

@@ -37,7 +37,11 @@ class LLM:
         LIVE.append(self)
 
     def generate(self, prompts, params, use_tqdm=True):
-        return [_Out(f"{len(p['prompt_token_ids'])} tokens, greedy={params.temperature == 0.0}") for p in prompts]
+        params = params if isinstance(params, list) else [params] * len(prompts)  # vLLM: one, or one per prompt
+        return [
+            _Out(f"{len(p['prompt_token_ids'])} tokens, greedy={s.temperature == 0.0}, max={s.max_tokens}")
+            for p, s in zip(prompts, params, strict=True)
+        ]
 
     def shutdown(self):
         LIVE.remove(self)
@@ -64,10 +68,10 @@ def engines(log) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
-def expected_texts(model: str) -> list[str]:
+def expected_texts(model: str, limits: tuple[int, int] = (1024, 1024)) -> list[str]:
     tokenizer = load_tokenizer(model)
     lengths = [len(tokenizer(chat_prompt_text(tokenizer, p), add_special_tokens=False)["input_ids"]) for p in PROMPTS]
-    return [f"{n} tokens, greedy=True" for n in lengths]
+    return [f"{n} tokens, greedy=True, max={m}" for n, m in zip(lengths, limits, strict=True)]
 
 
 def test_each_model_gets_its_own_process_by_default(fake_vllm, tiny_base, tmp_path):
@@ -90,6 +94,11 @@ def test_in_process_engines_are_shut_down_one_at_a_time(fake_vllm, tiny_base):
     import vllm
 
     assert vllm.LIVE == []
+
+
+def test_each_prompt_gets_its_own_limit_in_the_child(fake_vllm, tiny_base):
+    settings = GenerationSettings(backend="vllm", show_progress=False, per_prompt_max_new_tokens=[512, 2048])
+    assert generate(str(tiny_base), PROMPTS, settings) == expected_texts(str(tiny_base), (512, 2048))
 
 
 def test_a_failing_child_names_the_model(fake_vllm, tmp_path):

@@ -139,3 +139,35 @@ def test_an_invalid_correction_range_exits_2_naming_the_field(tmp_path, capsys, 
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert field in err and len(err.splitlines()) == 1, err
+
+
+def test_rloo_logs_a_planted_sampler_mismatch_as_computed_by_hand(tmp_path, monkeypatch, one_torch_thread):
+    """fp32 sampler = fp32 learner, then every recorded sampler log-prob lowered by 0.25: RLOO's rollout must log
+    mean |Δ log p| = max = 0.25 and a ratio exp(0.25) on every completion token, no spread (to within the tiny model's
+    own fp32 difference between cached decoding and one full forward, ~1e-3)."""
+    import json
+
+    from datasets import Dataset
+
+    from tulu_recipes.trainers.grpo_rloo import TuluRLOOConfig, TuluRLOOTrainer
+
+    recorded = SampledTokenLogprobs.logprobs
+    monkeypatch.setattr(SampledTokenLogprobs, "logprobs", lambda self, seq: recorded(self, seq) - 0.25)
+    data = [json.loads(line) for line in RLVR.read_text().splitlines()[:4]]
+    dataset = Dataset.from_list([{"prompt": r["messages"], "ground_truth": r["ground_truth"]} for r in data])
+    config = TuluRLOOConfig(
+        output_dir=str(tmp_path / "rloo"), num_generations=2, per_device_train_batch_size=4, max_completion_length=5,
+        max_steps=1, beta=0.0, use_cpu=True, report_to="none", save_strategy="no", disable_tqdm=True,
+        logging_steps=1, seed=0,
+    )  # fmt: skip
+    trainer = TuluRLOOTrainer(
+        model=str(TINY), reward_funcs=[lambda completions, **kw: [float(i % 2) for i in range(len(completions))]],
+        args=config, train_dataset=dataset, processing_class=AutoTokenizer.from_pretrained(TINY),
+    )  # fmt: skip
+    trainer.train()
+    (logged,) = [h for h in trainer.state.log_history if "sampling/sampling_logp_difference/mean" in h]
+    assert logged["sampling/sampling_logp_difference/mean"] == pytest.approx(0.25, abs=2e-3)
+    assert logged["sampling/sampling_logp_difference/max"] == pytest.approx(0.25, abs=2e-3)
+    for name in ("min", "mean", "max"):
+        assert logged[f"sampling/importance_sampling_ratio/{name}"] == pytest.approx(math.exp(0.25), abs=3e-3)
+    assert logged["sampling/importance_sampling_ratio/std"] == pytest.approx(0.0, abs=2e-3)

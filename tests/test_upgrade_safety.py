@@ -35,6 +35,7 @@ PINNED_OVERRIDES = {
     "trl.trainer.grpo_trainer.GRPOTrainer._load_optimizer_and_scheduler": "(self, checkpoint)",
     "trl.trainer.grpo_trainer.GRPOTrainer._compute_loss": "(self, model, inputs)",
     "trl.trainer.grpo_trainer.GRPOTrainer._generate_and_score_completions": "(self, inputs)",
+    "trl.trainer.grpo_trainer.GRPOTrainer._prepare_inputs": "(self, generation_batch)",
     "trl.trainer.grpo_trainer.GRPOTrainer._generate_single_turn": (
         "(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False)"
     ),
@@ -44,10 +45,17 @@ PINNED_OVERRIDES = {
         "spatial_shapes=None, num_tiles=None, image_sizes=None, token_type_ids=None, mm_token_type_ids=None, "
         "image_position_ids=None)"
     ),
+    "trl.trainer.rloo_trainer.RLOOTrainer._get_per_token_logps_and_entropies": (
+        "(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False, "
+        "compute_aux_loss=False, pixel_values=None, image_grid_thw=None, num_images=None, pixel_attention_mask=None, "
+        "spatial_shapes=None, num_tiles=None, image_sizes=None, token_type_ids=None, mm_token_type_ids=None, "
+        "image_position_ids=None)"
+    ),
     "trl.trainer.rloo_trainer.RLOOTrainer._generate_single_turn": "(self, prompt_ids, images, multimodal_fields)",
     "trl.trainer.rloo_trainer.RLOOTrainer._calculate_rewards": CALCULATE_REWARDS,
     "trl.trainer.rloo_trainer.RLOOTrainer._compute_loss": "(self, model, inputs)",
     "trl.trainer.rloo_trainer.RLOOTrainer._generate_and_score_completions": "(self, inputs)",
+    "trl.trainer.rloo_trainer.RLOOTrainer._prepare_inputs": "(self, generation_batch)",
     "trl.trainer.sft_trainer.SFTTrainer.compute_loss": COMPUTE_LOSS,
 }
 
@@ -62,6 +70,7 @@ PINNED_IMPORTS = {
     "trl.trainer.utils.disable_dropout_in_model": "(model)",
     "trl.trainer.utils.get_config_model_id": "(config)",
     "trl.trainer.utils.pad": "(tensors, padding_value=0, padding_side='right', pad_to_multiple_of=None)",
+    "trl.trainer.utils.split_tensor_dict": "(tensor_dict, num_chunks)",
     "trl.trainer.utils.use_adapter": "(model, adapter_name)",
 }
 

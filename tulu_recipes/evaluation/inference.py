@@ -27,6 +27,7 @@ class GenerationSettings:
 
     backend: str = "auto"
     max_new_tokens: int = 1024
+    per_prompt_max_new_tokens: list[int] | None = None  # one limit per prompt (each task's own), over the above
     batch_size: int = 16
     dtype: str = "auto"
     chat_template: str | None = None
@@ -74,18 +75,31 @@ def _transformers_generate(
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     lengths = [len(chat_prompt_text(tokenizer, p)) for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: -lengths[i])  # longest first: memory trouble shows at once
+    limits = prompt_limits(settings, len(prompts))
     outputs: list[str | None] = [None] * len(prompts)
     bar = tqdm(total=len(prompts), desc=desc, disable=not settings.show_progress, unit="prompt")
-    for start in range(0, len(order), settings.batch_size):
-        idx = order[start : start + settings.batch_size]
-        texts = generate_greedy(model, tokenizer, [prompts[i] for i in idx], settings.max_new_tokens, len(idx))
-        for i, text in zip(idx, texts, strict=True):
-            outputs[i] = text
-        bar.update(len(idx))
+    for limit in sorted(set(limits)):  # a batch shares one generation limit
+        group = [i for i in range(len(prompts)) if limits[i] == limit]
+        order = sorted(group, key=lambda i: -lengths[i])  # longest first: memory trouble shows at once
+        for start in range(0, len(order), settings.batch_size):
+            idx = order[start : start + settings.batch_size]
+            texts = generate_greedy(model, tokenizer, [prompts[i] for i in idx], limit, len(idx))
+            for i, text in zip(idx, texts, strict=True):
+                outputs[i] = text
+            bar.update(len(idx))
     bar.close()
     del model
     return [o or "" for o in outputs]
+
+
+def prompt_limits(settings: GenerationSettings, count: int) -> list[int]:
+    """The generation limit of each of `count` prompts: `per_prompt_max_new_tokens`, else `max_new_tokens`."""
+    limits = settings.per_prompt_max_new_tokens
+    if limits is None:
+        return [settings.max_new_tokens] * count
+    if len(limits) != count:
+        raise ValueError(f"{len(limits)} per-prompt generation limits for {count} prompts")
+    return list(limits)
 
 
 def _vllm_generate(model_path: str, prompts: Sequence[list[dict]], settings: GenerationSettings) -> list[str]:

@@ -63,7 +63,7 @@ def _groups(correct: np.ndarray, groups: Sequence[Any]) -> dict[str, Parts]:
 def task_parts(kind: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Parts]:
     """Every metric of a task (the names `scoring.score` gives them) as `Parts` over its prediction rows."""
     ones = np.ones(len(rows))
-    if kind == "ifeval":
+    if kind in ("ifeval", "ifbench"):  # ifbench rows always carry their saved verdicts
         verdicts = [ifeval_verdicts(r) for r in rows]
         parts = {}
         for mode in ("strict", "loose"):

@@ -18,6 +18,7 @@ from typing import Any
 
 SUB_METRICS = {  # tasks whose sub-metrics get their own interval table
     "ifeval": ["prompt_level_strict", "instruction_level_strict", "prompt_level_loose", "instruction_level_loose"],
+    "ifbench": ["prompt_level_strict", "instruction_level_strict", "prompt_level_loose", "instruction_level_loose"],
     "math": ["macro_accuracy", "accuracy"],
 }
 

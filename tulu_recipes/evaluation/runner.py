@@ -11,6 +11,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,10 @@ def evaluate_models(
     tasks: Sequence[EvalTask],
     settings: GenerationSettings,
     output_dir: str | Path | None = None,
+    own_limits: bool = False,
 ) -> dict[str, Any]:
-    """`models`: (label, path) pairs. Returns the `results` mapping described in `tulu_recipes.evaluation.report`."""
+    """`models`: (label, path) pairs. Returns the `results` mapping described in `tulu_recipes.evaluation.report`.
+    `own_limits`: each task generates up to its own `max_new_tokens` (OLMES's), else all up to the settings'."""
     labels = [label for label, _ in models]
     if len(set(labels)) != len(labels):
         raise ValueError(f"model labels must be unique, got {labels}")
@@ -72,11 +75,13 @@ def evaluate_models(
         "settings": {
             "backend": resolve_backend(settings.backend),
             "decoding": "greedy",
-            "max_new_tokens": settings.max_new_tokens,
+            "max_new_tokens": {t.name: t.max_new_tokens if own_limits else settings.max_new_tokens for t in tasks},
             "tasks": {t.name: {"kind": t.kind, **t.settings} for t in tasks},
         },
     }
     prompts = [ex.messages for t in tasks for ex in t.examples]
+    if own_limits:
+        settings = replace(settings, per_prompt_max_new_tokens=[t.max_new_tokens for t in tasks for _ in t.examples])
     for label, path in models:
         completions = generate(str(path), prompts, settings, desc=f"{label}")
         results["scores"][label] = {}

@@ -5,6 +5,7 @@ Metrics (fractions in [0, 1]):
 - math: `accuracy` (flex match, `rewards.math_flex`) and `macro_accuracy` (mean over subjects, the paper's number).
 - ifeval: prompt- and instruction-level accuracy, strict and loose (`rewards.ifeval`); the paper reports
   prompt-level loose.
+- ifbench: the same four accuracies as ifeval, by `rewards.ifbench` (IFBench's 58 constraints).
 - verifiable (local JSONL): `accuracy`, plus `accuracy_<dataset>` per verifier.
 Each task has one `PRIMARY` metric, the one the tables and charts show.
 """
@@ -15,7 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-PRIMARY = {"gsm8k": "accuracy", "math": "macro_accuracy", "ifeval": "prompt_level_loose", "verifiable": "accuracy"}
+PRIMARY = {
+    "gsm8k": "accuracy",
+    "math": "macro_accuracy",
+    "ifeval": "prompt_level_loose",
+    "ifbench": "prompt_level_loose",
+    "verifiable": "accuracy",
+}
 
 
 @dataclass
@@ -47,11 +54,12 @@ def verdicts(verifier: str, completions: Sequence[str], ground_truths: Sequence[
 
 
 def ifeval_metrics(
-    completions: Sequence[str], ground_truths: Sequence[dict]
+    completions: Sequence[str], ground_truths: Sequence[dict], check_instructions: Any = None
 ) -> tuple[dict[str, float], list[bool], list[dict[str, list[bool]]]]:
     """Prompt/instruction-level strict and loose accuracy; returns the per-prompt loose verdicts and each prompt's
-    per-instruction `strict` and `loose` verdicts too."""
-    from rewards.ifeval import check_instructions
+    per-instruction `strict` and `loose` verdicts too. `check_instructions`: IFEval's checker unless given."""
+    if check_instructions is None:
+        from rewards.ifeval import check_instructions
 
     metrics: dict[str, float] = {}
     per_prompt: dict[str, list[bool]] = {}
@@ -82,11 +90,13 @@ def score(
     """Score one task's completions (`kind` as in `EvalTask.kind`)."""
     if len(completions) != len(ground_truths):
         raise ValueError(f"{len(completions)} completions but {len(ground_truths)} ground truths")
-    if kind == "ifeval":
+    if kind in ("ifeval", "ifbench"):
         import json
 
+        from tulu_recipes.evaluation.ifbench import check_instructions as ifbench_check
+
         truths = [json.loads(g) if isinstance(g, str) else g for g in ground_truths]
-        metrics, correct, details = ifeval_metrics(completions, truths)
+        metrics, correct, details = ifeval_metrics(completions, truths, ifbench_check if kind == "ifbench" else None)
         return TaskScore(metrics, PRIMARY[kind], correct, details)
     if kind in ("gsm8k", "math"):
         correct = verdicts(kind, completions, ground_truths)

@@ -11,9 +11,12 @@ assistant prefix `Answer:` that `oe_eval/run_eval.py::convert_chat_instance` app
 prompt. Here that prefix is a trailing assistant message, which the generation code appends the same way
 (`tulu_recipes.evaluation.decoding.chat_prompt_text`). MATH gives its 4 Minerva exemplars the same way, as
 separate chat turns (`Problem:` user turns, `Solution:` assistant turns ending in the Minerva final line, then the
-problem and the assistant prefix `Solution:`), which is how issue #26 describes OLMES `minerva_math::tulu`; the
-OLMES task configs could not be read here to check it line by line. `math_fewshot_as_multiturn: false` keeps the
-exemplars in one user turn (the layout before).
+problem and the assistant prefix `Solution:`), as OLMES `minerva_math_{subject}::tulu` does (`oe_eval/configs/
+tasks.py`: 4 shots, `fewshot_as_multiturn`, greedy, 1,024 new tokens; the Minerva prompt text itself is in OLMES's
+task class, not read here). `math_fewshot_as_multiturn: false` keeps the exemplars in one user turn (the layout
+before). Generation limits per task: `OLMES_MAX_NEW_TOKENS`.
+
+IFBench (`ifbench`, `ifbench_offline`) lives in `tulu_recipes.evaluation.ifbench`.
 
 A local task is a JSONL of open-instruct RLVR rows (`messages` ending in a user turn, `ground_truth`, `dataset`),
 scored by the `verifiable` reward, which routes each row on its `dataset` value.
@@ -28,6 +31,14 @@ from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).resolve().parent / "data"
+
+# Generation limits (max_gen_toks) of the OLMES Tülu tasks, allenai/olmes `oe_eval/configs/tasks.py`:
+# `minerva_math_{subject}::tulu` 1024 and `ifeval::tulu` 2048 (each with stop_sequences [], the chat template's EOS
+# ends an answer). `gsm8k::tulu` sets no generation_kwargs, so the GSM8K task's own default applies (OLMES
+# `oe_eval/tasks/oe_eval_tasks/gsm8k.py`, max_gen_toks 512; that file could not be read here, the 512 is from
+# scripts that run `gsm8k::tulu`). A local .jsonl task keeps the earlier 1024.
+OLMES_MAX_NEW_TOKENS = {"gsm8k": 512, "math": 1024, "ifeval": 2048}
+LOCAL_MAX_NEW_TOKENS = 1024
 BUILTIN = ("gsm8k", "math", "ifeval")
 DEFAULT_FILES = {"gsm8k": "gsm8k_test.jsonl", "math": "math_test.jsonl", "ifeval": "ifeval_input_data.jsonl"}
 
@@ -50,6 +61,7 @@ class EvalTask:
     kind: str
     examples: list[Example] = field(repr=False)
     settings: dict[str, Any] = field(default_factory=dict)
+    max_new_tokens: int = LOCAL_MAX_NEW_TOKENS  # the task's own limit; `max_new_tokens` in a recipe replaces it
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -142,7 +154,7 @@ def gsm8k_task(path: str | Path, num_shots: int = 8, limit: int | None = None, s
     rows = _subset(read_jsonl(path), limit, seed)
     examples = [Example(gsm8k_messages(r["question"], num_shots), gsm8k_gold(r["answer"]), "gsm8k") for r in rows]
     settings = {"num_shots": num_shots, "format": "gsm8k::tulu (OLMES, few-shot as multi-turn)", "path": str(path)}
-    return EvalTask("gsm8k", "gsm8k", examples, settings)
+    return EvalTask("gsm8k", "gsm8k", examples, settings, OLMES_MAX_NEW_TOKENS["gsm8k"])
 
 
 def math_task(
@@ -164,7 +176,8 @@ def math_task(
         for r in rows
     ]
     layout = "minerva_math::tulu (few-shot as multi-turn)" if multiturn else "Minerva, exemplars in one user turn"
-    return EvalTask("math", "math", examples, {"num_shots": num_shots, "format": layout, "path": str(path)})
+    settings = {"num_shots": num_shots, "format": layout, "path": str(path)}
+    return EvalTask("math", "math", examples, settings, OLMES_MAX_NEW_TOKENS["math"])
 
 
 def ifeval_task(path: str | Path, limit: int | None = None, seed: int | None = None) -> EvalTask:
@@ -178,7 +191,7 @@ def ifeval_task(path: str | Path, limit: int | None = None, seed: int | None = N
         )
         for r in rows
     ]
-    return EvalTask("ifeval", "ifeval", examples, {"num_shots": 0, "path": str(path)})
+    return EvalTask("ifeval", "ifeval", examples, {"num_shots": 0, "path": str(path)}, OLMES_MAX_NEW_TOKENS["ifeval"])
 
 
 def jsonl_task(
@@ -203,6 +216,25 @@ def jsonl_task(
     return EvalTask(name or Path(path).stem, "verifiable", examples, {"num_shots": 0, "path": str(path)})
 
 
+def _ifbench(key: str, path: str, data_dir: str | Path | None, limit: int | None, seed: int | None) -> EvalTask:
+    from tulu_recipes.evaluation import ifbench
+
+    if key == "ifbench_offline":
+        if path and not path.isdigit():
+            raise ValueError(f"ifbench_offline takes a number of rounds (ifbench_offline=2), got {path!r}")
+        rounds = int(path or 2)
+        rows = ifbench.offline_rows(0 if seed is None else seed, rounds)
+        return ifbench.ifbench_task(rows, key, key, limit, seed, f"offline, seed {seed or 0}, {rounds} rounds")
+    if not path:
+        if data_dir is None:
+            raise ValueError(f"task 'ifbench' needs `data_dir` (a folder with {ifbench.DEFAULT_FILE}), `ifbench=PATH` "
+                             "or `ifbench=hub`")
+        path = str(Path(data_dir) / ifbench.DEFAULT_FILE)
+    if path != "hub" and not Path(path).is_file():
+        raise ValueError(f"task 'ifbench': file {path} does not exist")
+    return ifbench.ifbench_task(ifbench.read_rows(path), key, path, limit, seed, path)
+
+
 def build_task(
     spec: str,
     data_dir: str | Path | None = None,
@@ -212,9 +244,12 @@ def build_task(
     math_shots: int = 4,
     math_multiturn: bool = True,
 ) -> EvalTask:
-    """`gsm8k`, `math`, `ifeval` (read from `data_dir`, or `name=path`), or a local `.jsonl` (`name=path` too)."""
+    """`gsm8k`, `math`, `ifeval`, `ifbench` (read from `data_dir`, or `name=path`; `ifbench=hub` downloads),
+    `ifbench_offline[=ROUNDS]` (built here, seeded with `seed` or 0), or a local `.jsonl` (`name=path` too)."""
     name, _, path = spec.partition("=") if "=" in spec else (None, "", spec)
     key = (name or spec).lower()
+    if key in ("ifbench", "ifbench_offline"):
+        return _ifbench(key, path if name else "", data_dir, limit, seed)
     if key in BUILTIN:
         if not path or path == spec:
             if data_dir is None:

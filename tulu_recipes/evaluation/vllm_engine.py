@@ -42,7 +42,7 @@ def generate_here(model_path: str, prompts: Sequence[list[dict]], settings: Any)
     from vllm import LLM, SamplingParams
 
     from tulu_recipes.evaluation.decoding import chat_prompt_text
-    from tulu_recipes.evaluation.inference import load_tokenizer
+    from tulu_recipes.evaluation.inference import load_tokenizer, prompt_limits
 
     tokenizer = load_tokenizer(model_path, settings.chat_template)
     token_prompts = [
@@ -56,7 +56,7 @@ def generate_here(model_path: str, prompts: Sequence[list[dict]], settings: Any)
         gpu_memory_utilization=settings.gpu_memory_utilization,
     )
     try:
-        params = SamplingParams(temperature=0.0, max_tokens=settings.max_new_tokens)
+        params = [SamplingParams(temperature=0.0, max_tokens=n) for n in prompt_limits(settings, len(prompts))]
         results = llm.generate(token_prompts, params, use_tqdm=settings.show_progress)
         return [r.outputs[0].text for r in results]
     finally:

@@ -13,6 +13,7 @@ from .backends import (
     TransientError,
     make_backend,
 )
+from .batch import BatchConfig, BatchSummary, run_batch
 from .executor import RetryPolicy, RunSummary, item_id, read_records, run_items
 from .identity import identity_conversations
 from .judge import ASPECTS, parse_rating
@@ -20,6 +21,8 @@ from .pairs import build_preference_pair
 
 __all__ = [
     "ASPECTS",
+    "BatchConfig",
+    "BatchSummary",
     "Completion",
     "FatalError",
     "GenerationError",
@@ -34,5 +37,6 @@ __all__ = [
     "make_backend",
     "parse_rating",
     "read_records",
+    "run_batch",
     "run_items",
 ]

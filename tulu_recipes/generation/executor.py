@@ -2,8 +2,9 @@
 
 Rules:
 - Every item has a stable id: the hash of its canonical JSON inputs (:func:`item_id`).
-- Each finished item is appended as one JSON line ``{"id", "input", "output"}`` to the output file, then
-  flushed and fsynced, so a run killed at any moment (even SIGKILL) loses at most the line being written.
+- Each finished item is appended as one JSON line ``{"id", "input", "output"}`` to the output file and flushed,
+  so a run killed at any moment (even SIGKILL) loses at most the line being written; lines are fsynced in groups
+  by a background thread (``_Appender``), so the disk does not cap the request rate.
 - On restart, finished ids are skipped, so no item is written twice; a torn last line is cut off first.
 - :class:`~tulu_recipes.generation.backends.TransientError` is retried with exponential backoff and seeded
   jitter; after ``max_retries`` (or on any other error) the item is logged to ``<output>.failed.jsonl`` and
@@ -19,6 +20,7 @@ import json
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -128,19 +130,51 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
 
 
 class _Appender:
-    """Append JSON lines with flush + fsync per line."""
+    """Append JSON lines. Each line is written and flushed to the kernel at once, so a killed process (even SIGKILL)
+    loses at most the line being written; a background thread fsyncs whatever was flushed, so lines finishing together
+    share one fsync (group commit: at ~5 ms an fsync, one per line capped the executor near 200 lines/s). ``close``
+    waits for the last fsync."""
 
     def __init__(self, path: Path, mode: str = "a") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(path, mode, encoding="utf-8")
+        self._fd = self._file.fileno()
+        self._dirty = threading.Event()
+        self._closing = False
+        self._error: OSError | None = None
+        self._syncer = threading.Thread(target=self._sync, name=f"fsync {path.name}", daemon=True)
+        self._syncer.start()
+
+    def _sync(self) -> None:
+        while True:
+            self._dirty.wait()
+            self._dirty.clear()
+            if self._closing:
+                return
+            try:
+                os.fsync(self._fd)
+            except OSError as err:  # reported by the next write or close
+                self._error = err
+                return
 
     def write(self, record: dict[str, Any]) -> None:
+        if self._error is not None:
+            raise self._error
         self._file.write(json.dumps(scrub_values(record), ensure_ascii=False) + "\n")
         self._file.flush()
-        os.fsync(self._file.fileno())
+        self._dirty.set()
 
     def close(self) -> None:
-        self._file.close()
+        self._closing = True
+        self._dirty.set()
+        self._syncer.join()
+        try:
+            self._file.flush()
+            os.fsync(self._fd)
+        finally:
+            self._file.close()
+        if self._error is not None:
+            raise self._error
 
 
 def failures_path(output_path: str | Path) -> Path:

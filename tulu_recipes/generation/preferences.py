@@ -4,7 +4,8 @@ Rule, in three resumable stages:
 1. complete: each prompt gets completions from ``models_per_prompt`` models drawn (seeded, per prompt) from
    the pool, plus the on-policy SFT model when given (``on_policy_model``);
 2. judge: every completion is rated 1-5 by the judge, one call per aspect (helpfulness, instruction following,
-   honesty, truthfulness); an unparsable judgment is retried, then that rating is missing; N/A is missing;
+   honesty, truthfulness); an unparsable judgment is retried, then that rating is missing; N/A is missing.
+   With ``judge_batch`` set, the same requests go through the OpenAI Batch API (`.batch`), into the same cache;
 3. binarize: score = mean of the present ratings; :func:`~.pairs.build_preference_pair` picks chosen = best,
    rejected = a random strictly lower one (seeded per prompt). Prompts with no such pair are skipped.
 Output rows: ``chosen``/``rejected`` message lists (prompt turns included), ``chosen_rating``,
@@ -21,7 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .backends import MalformedOutputError, ModelSpec, make_backend
+from tulu_recipes.config import RecipeError
+
+from .backends import Completion, MalformedOutputError, ModelSpec, OpenAIBackend, make_backend
+from .batch import BatchConfig, run_batch
 from .executor import RetryPolicy, RunSummary, item_id, read_records, records_in_item_order, require_progress, run_items
 from .judge import ASPECTS, NA_ASPECTS, judge_messages, parse_rating
 from .pairs import build_preference_pair
@@ -64,6 +68,14 @@ class PreferencesConfig:
     retry_max_delay: float = field(default=60.0, metadata={"help": "Longest backoff delay (s)."})
     seed: int = field(default=42, metadata={"help": "Seed of model sampling, pair picking and jitter."})
     progress: bool = field(default=True, metadata={"help": "Show progress bars."})
+    judge_batch: dict | None = field(
+        default=None,
+        metadata={
+            "help": "Judge through the OpenAI Batch API with these settings (generation.batch.BatchConfig: "
+            "shard_size, poll_interval, max_attempts, completion_window, input_cost_per_mtok, output_cost_per_mtok, "
+            "status_path); the judge must be an openai backend. None: synchronous requests, as before."
+        },
+    )
 
 
 def _as_prompt(value: Any) -> Messages:
@@ -149,21 +161,47 @@ def make_completion_worker(backends: dict[str, Any]) -> Callable[[dict[str, Any]
     return work
 
 
+def judgment(item: dict[str, Any], completion: Completion) -> dict[str, Any]:
+    """A judge item's cached output, from the judge's answer (synchronous or through the Batch API)."""
+    rating = parse_rating(completion.text, allow_na=item["aspect"] in NA_ASPECTS)
+    return {
+        "rating": rating,
+        "judgment": completion.text,
+        "usage": {
+            "prompt_tokens": completion.prompt_tokens,
+            "completion_tokens": completion.completion_tokens,
+        },
+    }
+
+
 def make_judge_worker(judge: Any, templates_dir: str | None, temperature: float) -> Callable[[dict], dict]:
     def work(item: dict[str, Any]) -> dict[str, Any]:
         messages = judge_messages(item["aspect"], item["prompt"], item["response"], templates_dir)
-        completion = judge.generate(messages, temperature=temperature)
-        rating = parse_rating(completion.text, allow_na=item["aspect"] in NA_ASPECTS)
-        return {
-            "rating": rating,
-            "judgment": completion.text,
-            "usage": {
-                "prompt_tokens": completion.prompt_tokens,
-                "completion_tokens": completion.completion_tokens,
-            },
-        }
+        return judgment(item, judge.generate(messages, temperature=temperature))
 
     return work
+
+
+def batch_judge_config(config: PreferencesConfig, judge: ModelSpec) -> BatchConfig | None:
+    """The Batch API settings, checked before any model loads: None when the judge runs synchronously."""
+    if config.judge_batch is None:
+        return None
+    batch = BatchConfig.from_dict(config.judge_batch)
+    if judge.backend != "openai" or not judge.base_url:
+        raise RecipeError("judge_batch needs judge_model on the openai backend, with the base_url of the OpenAI API")
+    return batch
+
+
+def run_batch_judge(
+    config: PreferencesConfig, batch: BatchConfig, judge: OpenAIBackend, items: list[dict], path: Path
+) -> RunSummary:
+    """The judge items through Batch jobs: the same request bodies and cached records as the synchronous judge."""
+
+    def body(item: dict[str, Any]) -> dict[str, Any]:
+        messages = judge_messages(item["aspect"], item["prompt"], item["response"], config.templates_dir)
+        return judge.request_body(messages, temperature=config.judge_temperature)
+
+    return run_batch(items, body, judgment, judge.client, path, batch, desc="judge (Batch API)")
 
 
 def binarize(
@@ -202,6 +240,7 @@ def generate_preferences(config: PreferencesConfig, backends: dict[str, Any] | N
     unknown = set(config.aspects) - set(ASPECTS)
     if unknown:
         raise ValueError(f"unknown aspects {sorted(unknown)}; choose from {ASPECTS}")
+    batch = batch_judge_config(config, judge_spec)
     backends = dict(backends or {})
     specs = [ModelSpec.from_dict(m) for m in config.models]
     if config.on_policy_model:
@@ -227,8 +266,12 @@ def generate_preferences(config: PreferencesConfig, backends: dict[str, Any] | N
             item = judge_item(config, judge_spec.name, record["input"]["prompt"], record["output"]["text"], aspect)
             judge_items[item_id(item)] = item
     judgments_path = cache_dir / f"{stem}.judgments.jsonl"
-    judge_worker = make_judge_worker(backends[judge_spec.name], config.templates_dir, config.judge_temperature)
-    judge_summary: RunSummary = run_items(list(judge_items.values()), judge_worker, judgments_path, desc="judge", **run)
+    judge = backends[judge_spec.name]
+    if batch is not None:
+        judge_summary = run_batch_judge(config, batch, judge, list(judge_items.values()), judgments_path)
+    else:
+        judge_worker = make_judge_worker(judge, config.templates_dir, config.judge_temperature)
+        judge_summary = run_items(list(judge_items.values()), judge_worker, judgments_path, desc="judge", **run)
     require_progress(judge_summary, judgments_path, [judge_spec.endpoint], "judge")
     ratings: dict[tuple[str, str], list[float]] = {}
     for record in read_records(judgments_path):

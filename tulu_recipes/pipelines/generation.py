@@ -59,6 +59,13 @@ class Stage:
     order: Callable[[Any, list], Callable[[dict], int]]  # (config, inputs) -> position of an output row
 
 
+def _shard_batch(judge_batch: dict | None) -> dict | None:
+    """A task's Batch API judge settings: its status file next to its own judgments cache, never a shared one."""
+    if not judge_batch:
+        return judge_batch
+    return {k: v for k, v in judge_batch.items() if k != "status_path"}
+
+
 def _synth_order(config: Any, personas: list) -> Callable[[dict], int]:
     positions = {item_id(item): i for i, item in enumerate(synthesize.build_items(config, personas))}
     return lambda row: positions[row["id"]]
@@ -96,8 +103,9 @@ STAGES: dict[str, Stage] = {
         load=lambda c: preferences.load_prompts(c.prompts, c.prompt_column, c.prompt_split, c.max_prompts),
         to_rows=lambda prompts: [{"messages": p} for p in prompts],
         shard_config=lambda c, inputs, out, cache: dataclasses.replace(
-            c, prompts=inputs, prompt_column="messages", max_prompts=None, output_path=out, cache_dir=cache
-        ),
+            c, prompts=inputs, prompt_column="messages", max_prompts=None, output_path=out, cache_dir=cache,
+            judge_batch=_shard_batch(getattr(c, "judge_batch", None)),
+        ),  # fmt: skip
         run=preferences.generate_preferences,
         order=_prefs_order,
     ),

@@ -17,7 +17,7 @@ from tulu_recipes.evaluation.inference import GenerationSettings
 from tulu_recipes.evaluation.intervals import check_task_sizes, confidence_intervals, read_predictions
 from tulu_recipes.evaluation.report import check_baseline, markdown_report, write_reports
 from tulu_recipes.evaluation.runner import evaluate_models, predictions_path
-from tulu_recipes.evaluation.tasks import build_task
+from tulu_recipes.evaluation.tasks import LOCAL_MAX_NEW_TOKENS, build_task
 from tulu_recipes.output_policy import refuse_finished_outputs, refuse_writing_into_inputs
 from tulu_recipes.stages.outputs import finished_model_file
 from tulu_recipes.stages.preflight import check_model_source
@@ -34,13 +34,18 @@ class EvalArguments:
     tasks: list[str] = field(
         default_factory=lambda: ["gsm8k", "math", "ifeval"],
         metadata={
-            "help": "gsm8k, math, ifeval (files from `data_dir`, or `name=PATH`), or a local .jsonl of "
-            "verifiable rows (`messages`, `ground_truth`, `dataset`), optionally `name=PATH.jsonl`."
+            "help": "gsm8k, math, ifeval, ifbench (files from `data_dir`, or `name=PATH`; `ifbench=hub` reads "
+            "allenai/IFBench_test from the Hub), ifbench_offline[=ROUNDS] (IFBench prompts built offline, seeded by "
+            "`subset_seed`), or a local .jsonl of verifiable rows (`messages`, `ground_truth`, `dataset`), "
+            "optionally `name=PATH.jsonl`."
         },
     )
     data_dir: str | None = field(
         default=None,
-        metadata={"help": "Folder with gsm8k_test.jsonl, math_test.jsonl and ifeval_input_data.jsonl."},
+        metadata={
+            "help": "Folder with gsm8k_test.jsonl, math_test.jsonl and ifeval_input_data.jsonl (and IFBench_test.jsonl "
+            "for ifbench)."
+        },
     )
     output_dir: str = field(default="outputs/eval", metadata={"help": "Where results and predictions go."})
     limit: int | None = field(default=None, metadata={"help": "Evaluate at most this many examples per task."})
@@ -56,7 +61,13 @@ class EvalArguments:
     backend: str = field(
         default="auto", metadata={"help": "auto (vLLM if installed and a GPU is present), vllm, or transformers."}
     )
-    max_new_tokens: int = field(default=1024, metadata={"help": "Generation limit per answer (OLMES: 4096)."})
+    max_new_tokens: int | None = field(
+        default=None,
+        metadata={
+            "help": "Generation limit per answer, for every task. null: each task's OLMES limit (gsm8k::tulu 512, "
+            "minerva_math::tulu 1024, ifeval::tulu 2048; a local .jsonl task 1024)."
+        },
+    )
     batch_size: int = field(default=16, metadata={"help": "Prompts per transformers generate() call."})
     dtype: str = field(default="auto", metadata={"help": "Weights dtype: auto, bfloat16, float16 or float32."})
     chat_template: str | None = field(
@@ -160,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
     save_recipe(args.output_dir, args)
     settings = GenerationSettings(
         backend=args.backend,
-        max_new_tokens=args.max_new_tokens,
+        max_new_tokens=LOCAL_MAX_NEW_TOKENS if args.max_new_tokens is None else args.max_new_tokens,
         batch_size=args.batch_size,
         dtype=args.dtype,
         chat_template=args.chat_template,
@@ -169,7 +180,7 @@ def main(argv: list[str] | None = None) -> dict:
         show_progress=not args.disable_tqdm,
         vllm_subprocess=args.vllm_subprocess,
     )
-    results = evaluate_models(models, tasks, settings, args.output_dir)
+    results = evaluate_models(models, tasks, settings, args.output_dir, own_limits=args.max_new_tokens is None)
     results["compare_to"] = args.compare_to
     if args.bootstrap_resamples:
         rows = {

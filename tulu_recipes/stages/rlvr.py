@@ -45,6 +45,14 @@ class RLVRArguments:
     )
     reward_value: float = field(default=10.0, metadata={"help": "Reward of a verified answer (paper: 10)."})
     ifeval_loose: bool = field(default=False, metadata={"help": "Loose IFEval checking (the paper: strict)."})
+    ifeval_partial_credit: bool = field(
+        default=False,
+        metadata={
+            "help": "Multi-constraint IFEval/IFTrain rows (open-instruct's `instruction_id` golds) earn "
+            "`reward_value` times the share of constraints followed (the per-dataset accuracy metric then counts "
+            "rows with any credit); default: all must hold."
+        },
+    )
     max_unparseable_golds: float = field(
         default=0.05,
         metadata={
@@ -80,7 +88,14 @@ def load_rewards(rlvr_args: RLVRArguments) -> list:
     loaded = []
     for name in rlvr_args.reward_funcs:
         try:
-            loaded.append(load_reward(name, value=rlvr_args.reward_value, loose=rlvr_args.ifeval_loose))
+            loaded.append(
+                load_reward(
+                    name,
+                    value=rlvr_args.reward_value,
+                    loose=rlvr_args.ifeval_loose,
+                    partial=rlvr_args.ifeval_partial_credit,
+                )
+            )
         except KeyError:
             raise RecipeError(unknown_reward_message(name)) from None
         except (ImportError, ValueError, AttributeError) as err:

@@ -5,7 +5,8 @@ nothing fails (an empty MATH gold, a GSM8K gold without a number); an unknown IF
 be satisfied. Rules of :func:`check_rlvr_golds`, over the training split's ``ground_truth`` column:
 
 - the verifier of a row is each name in ``reward_funcs`` that has a gold check (:mod:`rewards.gold_checks`:
-  ``math``, ``gsm8k``, ``ifeval``), and for ``verifiable`` the row's ``dataset`` value; plug-ins are not checked;
+  ``math``, ``gsm8k``, ``ifeval``, ``ifbench``), and for ``verifiable`` the row's ``dataset`` value; plug-ins are
+  not checked;
 - an unknown instruction id stops the run at once with one line naming the row;
 - when more than ``max_share`` of one verifier's golds cannot be parsed, the run stops with one line naming the
   verifier, the share and the first bad rows (index, reason); a smaller share is logged as a warning.

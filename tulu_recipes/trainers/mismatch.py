@@ -301,3 +301,29 @@ class GRPOMismatchMixin(SamplerLogprobsMixin):
         if pending is not None:  # the learner's forward of the loss: the weights have not moved yet
             self._log_mismatch(mismatch_stats(result[0], *pending), "train")
         return result
+
+
+class RLOOMismatchMixin(SamplerLogprobsMixin):
+    """RLOO: log the mismatch, with no correction. TRL's RLOO computes the learner's old log-probs in every rollout
+    (before any update, so the same quantity GRPO logs at its first minibatch) and takes one ratio per sequence,
+    so a per-token TIS or ρ weight has no place in its loss; the corrections stay GRPO and PPO fields."""
+
+    _rollout_forward_pending = False
+
+    def _generate_and_score_completions(self, inputs):
+        self._rollout_forward_pending = True
+        try:
+            return super()._generate_and_score_completions(inputs)
+        finally:
+            self._rollout_forward_pending = False
+
+    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, *args, **kwargs):
+        result = super()._get_per_token_logps_and_entropies(
+            model, input_ids, attention_mask, logits_to_keep, *args, **kwargs
+        )
+        if self._rollout_forward_pending and model is self.model and self._sampler_logps is not None:
+            self._rollout_forward_pending = False  # the policy's rollout forward; the reference's comes next
+            mask = attention_mask[:, -logits_to_keep:]  # TRL's attention mask ends with the completion mask
+            sampler = pad_rows(self._sampler_logps, logits_to_keep, result[0].device)
+            self._log_mismatch(mismatch_stats(result[0], sampler, mask), "train" if model.training else "eval")
+        return result

@@ -14,7 +14,8 @@ it: a **value model** and the PPO advantage and loss (the pure math is in `ppo_m
    advantages whitened over the local batch. Options (`value_config.py`, default off): separate λ for advantages
    and value targets, a length-adaptive policy λ (`decoupled_gae.py`), value pretraining (`value_pretraining.py`).
 4. Loss = clipped policy loss (token mean) + `vf_coef` × clipped value loss (0.5 × token mean, clip
-   `cliprange_value` around the rollout values).
+   `cliprange_value` around the rollout values); the release's token mean per few sequences, regrouped every
+   epoch: `loss_micro_batch_size` (`microbatch.py`).
 
 **Value model.** A 1-label `AutoModelForSequenceClassification` loaded from `value_model_path` (the paper used
 the 8B reward model), or from the policy checkpoint with a fresh scalar head when none is given. Its per-token
@@ -73,6 +74,7 @@ from tulu_recipes.distributed import check_master_weights, gather_weights_on_sav
 from tulu_recipes.trainers import ppo_math
 from tulu_recipes.trainers.active_sampling import ActiveSamplingArguments, ActiveSamplingMixin
 from tulu_recipes.trainers.decoupled_gae import advantages_and_returns
+from tulu_recipes.trainers.microbatch import EpochRegroupMixin, MicroBatchArguments, check_micro_batch, grouped_mean
 from tulu_recipes.trainers.mismatch import MismatchArguments, SamplerLogprobsMixin
 from tulu_recipes.trainers.value_config import ValueLearningFields, check_value_learning
 from tulu_recipes.trainers.value_pretraining import ValuePretraining
@@ -86,7 +88,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TuluPPOConfig(
-    ActiveSamplingArguments, MismatchArguments, ValueLearningFields, VerifierDiagnosticsArguments, RLOOConfig
+    ActiveSamplingArguments,
+    MismatchArguments,
+    MicroBatchArguments,
+    ValueLearningFields,
+    VerifierDiagnosticsArguments,
+    RLOOConfig,
 ):
     """`RLOOConfig` with PPO's value-model fields and the Tülu 3 8B PPO defaults (paper Table 21).
 
@@ -176,6 +183,7 @@ class TuluPPOConfig(
         if self.lr_schedule_steps is not None and self.lr_schedule_steps < 1:
             raise ValueError("lr_schedule_steps must be a positive number of optimizer steps")
         check_value_learning(self)  # value pretraining, decoupled / length-adaptive GAE (value_config.py)
+        check_micro_batch(self)  # the release's loss micro-batches (microbatch.py)
 
 
 def load_value_model(
@@ -234,7 +242,7 @@ class _ValueModelStep(TrainerCallback):
             self.trainer.value_model.zero_grad(set_to_none=True)
 
 
-class TuluPPOTrainer(ActiveSamplingMixin, SamplerLogprobsMixin, VerifierRewardsMixin, RLOOTrainer):
+class TuluPPOTrainer(EpochRegroupMixin, ActiveSamplingMixin, SamplerLogprobsMixin, VerifierRewardsMixin, RLOOTrainer):
     """PPO with a value model and verifier rewards; see the module docstring. Text-only prompts."""
 
     _tag_names = ["trl", "ppo", "tulu-recipes"]
@@ -587,14 +595,28 @@ class TuluPPOTrainer(ActiveSamplingMixin, SamplerLogprobsMixin, VerifierRewardsM
         logps, entropies, _ = self._get_per_token_logps_and_entropies(
             model, input_ids, attention_mask, logits_to_keep, compute_entropy=True
         )
-        pg_loss, pg_clip = ppo_math.policy_loss(
-            logps, inputs["old_logps"], inputs["advantages"], mask, self.epsilon_low, inputs.get("sampler_weights")
+        # `loss_micro_batch_size`: the mean over row groups of each group's token-mean losses (microbatch.py)
+        group = self.args.loss_micro_batch_size
+        reduce = (lambda fn, *args: fn(*args)) if group is None else (lambda fn, *args: grouped_mean(fn, group, *args))
+        pg_loss, pg_clip = reduce(
+            ppo_math.policy_loss,
+            logps,
+            inputs["old_logps"],
+            inputs["advantages"],
+            mask,
+            self.epsilon_low,
+            inputs.get("sampler_weights"),
         )
         with self.accelerator.autocast():  # the policy's bf16 autocast (accelerate wraps only the policy's forward)
             values = per_token_values(self._value_runner, input_ids, attention_mask)
         values = self._value_columns(values, logits_to_keep)
-        vf_loss, vf_clip = ppo_math.value_loss(
-            values, inputs["old_values"], inputs["returns"], inputs["value_mask"], self.args.cliprange_value
+        vf_loss, vf_clip = reduce(
+            ppo_math.value_loss,
+            values,
+            inputs["old_values"],
+            inputs["returns"],
+            inputs["value_mask"],
+            self.args.cliprange_value,
         )
         loss = pg_loss + self.args.vf_coef * vf_loss
         if self.value_engine is not None and mode == "train" and torch.is_grad_enabled():
