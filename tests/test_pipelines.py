@@ -274,3 +274,17 @@ def test_embedded_records_come_back_in_item_order_not_completion_order(tmp_path:
     finished = [items[2], items[0], items[3], items[2]]  # completion order, with a duplicate line
     cache.write_text("".join(json.dumps({"id": item_id(i), "input": i, "output": {}}) + "\n" for i in finished))
     assert [r["input"]["n"] for r in records_in_item_order(cache, items)] == [0, 2, 3]
+
+
+def test_slurm_keys_reach_the_slurm_executor_and_the_merge_depends_on_the_tasks(tmp_path: Path) -> None:
+    """No sbatch here: the executors are built, not run."""
+    from datatrove.executor import SlurmPipelineExecutor
+
+    config = executors.ExecutorConfig(executor="slurm", slurm_partition="cpu", slurm_time="01:00:00", tasks=8,
+                                      gpus_per_task=1, slurm_env_command="source .venv/bin/activate")  # fmt: skip
+    tasks = executors._make(config, [], 8, tmp_path / "logs", "decontaminate")
+    merge = executors._make(config, [], 1, tmp_path / "merge", "merge", depends=tasks, skip_completed=False)
+    assert isinstance(tasks, SlurmPipelineExecutor) and isinstance(merge, SlurmPipelineExecutor)
+    assert (tasks.partition, tasks.time, tasks.tasks, tasks.gpus_per_task) == ("cpu", "01:00:00", 8, 1)
+    assert tasks.env_command == "source .venv/bin/activate"
+    assert merge.depends is tasks and merge.tasks == 1 and not merge.skip_completed
