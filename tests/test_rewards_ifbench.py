@@ -80,10 +80,32 @@ def test_rule_details(instruction_id, response, kwargs, expected):
     assert check_one(instruction_id, response, kwargs) is expected
 
 
-def test_text_units_match_nltk_and_the_vowel_rule():
+def test_text_units_match_nltk_and_syllapy():
     assert split_sentences("Go. !?!? Next") == ["Go.", "!", "?!?", "Next"]  # NLTK's own Punkt code
     assert word_tokens("I can't go. Bye!") == ["I", "ca", "n't", "go", ".", "Bye", "!"]
-    assert [syllables(w) for w in ("table", "area", "cake", "rhythm", "a1", "the")] == [2, 2, 1, 1, 0, 1]
+    # syllapy's word list: a vowel-run count gets area 2, poem 1, absolutely 5, definitely 5
+    words = ("table", "area", "poem", "absolutely", "definitely", "cake", "rhythm", "a1", "the", "self-care")
+    assert [syllables(w) for w in words] == [2, 3, 2, 4, 4, 1, 1, 0, 1, 2]
+
+
+def test_syllables_never_raise():
+    assert syllables("cat-" * 50 + "cat") == 51  # 50 hyphens: syllapy adds the parts up
+    assert syllables("cat-" * 2000 + "cat") == 0  # syllapy would recurse 2000 deep and raise RecursionError
+    assert syllables(None) == 0  # type: ignore[arg-type]
+    assert syllables("") == 0
+    assert check_one("words:odd_even_syllables", "cat " + "cat-" * 2000 + "cat", {}) is False
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        ("Yes, definitely.", True),  # 1, 4 (a vowel-run count says 5: odd, odd)
+        ("Area cat", False),  # 3, 1 (a vowel-run count says 2, 1)
+        ("Idea, poem, cat; absolutely!", True),  # 3, 2, 1, 4
+    ],
+)
+def test_odd_even_syllables_counts_as_syllapy(response, expected):
+    assert check_one("words:odd_even_syllables", response, {}) is expected
 
 
 @pytest.mark.parametrize(
