@@ -5,17 +5,17 @@ and the `ifbench` evaluation tasks scored to hand-computed numbers. Nothing here
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
-import yaml
 from _ifbench_cases import CASES
+from _shared import rlvr_error_before_the_model_loads
 
 from rewards import load_reward
 from rewards.gold_checks import UnknownInstruction, gold_problem
 from rewards.ifbench import IDS, check_instructions, check_one, verify
 from rewards.ifbench.text import split_sentences, syllables, word_tokens
-from tulu_recipes.config import RecipeError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -189,34 +189,14 @@ def test_verifiable_routes_ifbench_rows():
 
 
 def test_unknown_ifbench_id_stops_training_before_the_model_loads(tmp_path, monkeypatch):
-    from tulu_recipes.stages import rlvr, skeleton
-
     good = json.dumps({"instruction_id_list": ["count:numbers"], "kwargs": [{"N": 1}]})
     bad = json.dumps({"instruction_id_list": ["count:numberz"], "kwargs": [{"N": 1}]})
     rows = [{"messages": [{"role": "user", "content": f"q{i}"}], "ground_truth": good, "dataset": "ifbench"}
             for i in range(7)]  # fmt: skip
     rows.insert(3, {"messages": [{"role": "user", "content": "q"}], "ground_truth": bad, "dataset": "ifbench"})
-    data = tmp_path / "rlvr.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    recipe = {
-        "algorithm": "grpo",
-        "model_name_or_path": str(ROOT / "recipes" / "quickstart" / "tiny-base"),
-        "dataset_mixer": [{"path": str(data), "count": 8}],
-        "output_dir": str(tmp_path / "out"),
-        "use_cpu": True,
-        "bf16": False,
-        "report_to": "none",
-    }
-    path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
-
-    def no_model(*args, **kwargs):
-        raise AssertionError("the model loaded")
-
-    monkeypatch.setattr(skeleton, "load_model", no_model)
-    with pytest.raises(RecipeError, match=r"row \d+.*unknown IFBench instruction id 'count:numberz'") as err:
-        rlvr.main([str(path)])
-    assert "\n" not in str(err.value)
+    message = rlvr_error_before_the_model_loads(tmp_path, monkeypatch, rows)
+    assert re.search(r"row \d+.*unknown IFBench instruction id 'count:numberz'", message)
+    assert "\n" not in message
 
 
 # --- evaluation -----------------------------------------------------------------------------------------------
