@@ -6,7 +6,7 @@ Setup (what produced ``benchmarks/ifbench_agreement.txt``)::
 
     # a snapshot of github allenai/IFBench unpacked at /tmp/ifbench_ref (commit db69a6f)
     python -m venv /tmp/ifbenchenv --system-site-packages
-    /tmp/ifbenchenv/bin/pip install emoji syllapy immutabledict absl-py unicodedata2
+    /tmp/ifbenchenv/bin/pip install emoji syllapy==0.8.0 immutabledict absl-py unicodedata2
     # NLTK data without a download: stopwords and the old perceptron-tagger pickle from a snapshot of
     # github nltk/nltk_data (packages/corpora/stopwords.zip, packages/taggers/averaged_perceptron_tagger.zip,
     # unzipped under /tmp/ifbench_nltk/corpora and /taggers); --build-nltk-data then writes the tagger as the
@@ -29,7 +29,8 @@ Responses compared (all deterministic):
 A reference checker that raises counts as "not followed" (the reference's evaluation would stop there instead).
 Rows print agreement per constraint, then the disagreements (at most 3 per constraint). The deliberate
 differences, listed in :mod:`rewards.ifbench`, are expected to show only for ``words:start_verb`` (own verb rule
-vs NLTK's tagger) and ``words:odd_even_syllables`` (own vowel-run rule vs syllapy's word list).
+vs NLTK's tagger). The unit lines compare the syllable parity of every distinct word (both sides call
+``syllapy.count``) and the verb start of every distinct sentence.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def perturbations(text: str, rng: random.Random) -> list[str]:
 
 
 def units(registry, responses, misses: dict[str, list[str]]) -> None:
-    """The two own rules on their units: syllable parity per distinct word (syllapy), verb start per sentence."""
+    """Syllable parity per distinct word (syllapy on both sides), verb start per sentence (own rule vs tagger)."""
     import string
 
     import syllapy
@@ -241,6 +242,7 @@ def main() -> None:
         print(f"rows {mode:6s} (evaluation_lib) {a:5d} / {t:5d} instruction verdicts = {100 * a / t:.2f}%")
 
     units(registry, outputs.values(), misses)
+    misses = {key: lines for key, lines in misses.items() if lines}
     print("\nDisagreements:" if misses else "\nNo disagreements.")
     for key in sorted(misses):
         print(f"{key}: {len(misses[key])}")

@@ -50,3 +50,36 @@ def tree(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def rlvr_error_before_the_model_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: list[dict]) -> str:
+    """Run the RLVR stage (tiny GRPO recipe) on `rows` and return its one-line RecipeError; fail if it loads the
+    model first (a bad training row must stop the run before anything heavy starts)."""
+    import json
+
+    import yaml
+
+    from tulu_recipes.config import RecipeError
+    from tulu_recipes.stages import rlvr, skeleton
+
+    data = tmp_path / "rlvr.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    recipe = {
+        "algorithm": "grpo",
+        "model_name_or_path": str(Path(__file__).resolve().parents[1] / "recipes" / "quickstart" / "tiny-base"),
+        "dataset_mixer": [{"path": str(data), "count": len(rows)}],
+        "output_dir": str(tmp_path / "out"),
+        "use_cpu": True,
+        "bf16": False,
+        "report_to": "none",
+    }
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model loaded")
+
+    monkeypatch.setattr(skeleton, "load_model", no_model)
+    with pytest.raises(RecipeError) as err:
+        rlvr.main([str(path)])
+    return str(err.value)

@@ -5,17 +5,17 @@ and the `ifbench` evaluation tasks scored to hand-computed numbers. Nothing here
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
-import yaml
 from _ifbench_cases import CASES
+from _shared import rlvr_error_before_the_model_loads
 
 from rewards import load_reward
 from rewards.gold_checks import UnknownInstruction, gold_problem
 from rewards.ifbench import IDS, check_instructions, check_one, verify
 from rewards.ifbench.text import split_sentences, syllables, word_tokens
-from tulu_recipes.config import RecipeError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,10 +80,32 @@ def test_rule_details(instruction_id, response, kwargs, expected):
     assert check_one(instruction_id, response, kwargs) is expected
 
 
-def test_text_units_match_nltk_and_the_vowel_rule():
+def test_text_units_match_nltk_and_syllapy():
     assert split_sentences("Go. !?!? Next") == ["Go.", "!", "?!?", "Next"]  # NLTK's own Punkt code
     assert word_tokens("I can't go. Bye!") == ["I", "ca", "n't", "go", ".", "Bye", "!"]
-    assert [syllables(w) for w in ("table", "area", "cake", "rhythm", "a1", "the")] == [2, 2, 1, 1, 0, 1]
+    # syllapy's word list: a vowel-run count gets area 2, poem 1, absolutely 5, definitely 5
+    words = ("table", "area", "poem", "absolutely", "definitely", "cake", "rhythm", "a1", "the", "self-care")
+    assert [syllables(w) for w in words] == [2, 3, 2, 4, 4, 1, 1, 0, 1, 2]
+
+
+def test_syllables_never_raise():
+    assert syllables("cat-" * 50 + "cat") == 51  # 50 hyphens: syllapy adds the parts up
+    assert syllables("cat-" * 2000 + "cat") == 0  # syllapy would recurse 2000 deep and raise RecursionError
+    assert syllables(None) == 0  # type: ignore[arg-type]
+    assert syllables("") == 0
+    assert check_one("words:odd_even_syllables", "cat " + "cat-" * 2000 + "cat", {}) is False
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        ("Yes, definitely.", True),  # 1, 4 (a vowel-run count says 5: odd, odd)
+        ("Area cat", False),  # 3, 1 (a vowel-run count says 2, 1)
+        ("Idea, poem, cat; absolutely!", True),  # 3, 2, 1, 4
+    ],
+)
+def test_odd_even_syllables_counts_as_syllapy(response, expected):
+    assert check_one("words:odd_even_syllables", response, {}) is expected
 
 
 @pytest.mark.parametrize(
@@ -167,34 +189,14 @@ def test_verifiable_routes_ifbench_rows():
 
 
 def test_unknown_ifbench_id_stops_training_before_the_model_loads(tmp_path, monkeypatch):
-    from tulu_recipes.stages import rlvr, skeleton
-
     good = json.dumps({"instruction_id_list": ["count:numbers"], "kwargs": [{"N": 1}]})
     bad = json.dumps({"instruction_id_list": ["count:numberz"], "kwargs": [{"N": 1}]})
     rows = [{"messages": [{"role": "user", "content": f"q{i}"}], "ground_truth": good, "dataset": "ifbench"}
             for i in range(7)]  # fmt: skip
     rows.insert(3, {"messages": [{"role": "user", "content": "q"}], "ground_truth": bad, "dataset": "ifbench"})
-    data = tmp_path / "rlvr.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    recipe = {
-        "algorithm": "grpo",
-        "model_name_or_path": str(ROOT / "recipes" / "quickstart" / "tiny-base"),
-        "dataset_mixer": [{"path": str(data), "count": 8}],
-        "output_dir": str(tmp_path / "out"),
-        "use_cpu": True,
-        "bf16": False,
-        "report_to": "none",
-    }
-    path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
-
-    def no_model(*args, **kwargs):
-        raise AssertionError("the model loaded")
-
-    monkeypatch.setattr(skeleton, "load_model", no_model)
-    with pytest.raises(RecipeError, match=r"row \d+.*unknown IFBench instruction id 'count:numberz'") as err:
-        rlvr.main([str(path)])
-    assert "\n" not in str(err.value)
+    message = rlvr_error_before_the_model_loads(tmp_path, monkeypatch, rows)
+    assert re.search(r"row \d+.*unknown IFBench instruction id 'count:numberz'", message)
+    assert "\n" not in message
 
 
 # --- evaluation -----------------------------------------------------------------------------------------------

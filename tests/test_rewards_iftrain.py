@@ -10,6 +10,7 @@ import random
 import re
 
 import pytest
+from _shared import rlvr_error_before_the_model_loads
 
 from rewards import load_reward
 from rewards.gold_checks import UnknownInstruction, gold_problem
@@ -257,34 +258,11 @@ def test_partial_credit_is_a_recipe_field_off_by_default():
 
 
 def test_the_stage_stops_on_an_unknown_iftrain_id_before_the_model_loads(tmp_path, monkeypatch):
-    from pathlib import Path
-
-    import yaml
-
-    from tulu_recipes.stages import rlvr, skeleton
-
-    root = Path(__file__).resolve().parents[1]
     rows = [{"messages": [{"role": "user", "content": f"q{i}"}], "ground_truth": TestRows.GOLD, "dataset": "ifeval"}
             for i in range(4)]  # fmt: skip
     rows[2]["ground_truth"] = gold(("punctuation:no_comma", None), ("count:count_uniq", None))
-    data = tmp_path / "if.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    recipe = {
-        "algorithm": "grpo",
-        "model_name_or_path": str(root / "recipes" / "quickstart" / "tiny-base"),
-        "dataset_mixer": [{"path": str(data), "count": 4}],
-        "output_dir": str(tmp_path / "out"),
-        "use_cpu": True,
-        "bf16": False,
-        "report_to": "none",
-    }
-    path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
-
-    def no_model(*args, **kwargs):
-        raise AssertionError("the model loaded")
-
-    monkeypatch.setattr(skeleton, "load_model", no_model)
-    with pytest.raises(RecipeError, match=r"^rlvr data: row \d \(source .*\), column ground_truth: unknown instruction "
-                       r"id 'count:count_uniq' \(instruction_id\)$"):  # fmt: skip
-        rlvr.main([str(path)])
+    assert re.fullmatch(
+        r"rlvr data: row \d \(source .*\), column ground_truth: "
+        r"unknown instruction id 'count:count_uniq' \(instruction_id\)",
+        rlvr_error_before_the_model_loads(tmp_path, monkeypatch, rows),
+    )

@@ -6,11 +6,11 @@ Every case is written for this project. A wrong answer never scores, a right one
 
 from __future__ import annotations
 
-import json
+import re
 from pathlib import Path
 
 import pytest
-import yaml
+from _shared import rlvr_error_before_the_model_loads
 
 from rewards import gsm8k, math_flex
 from rewards.gold_checks import UnknownInstruction, gold_problem
@@ -550,29 +550,7 @@ class TestTrainingGolds:
             check_rlvr_golds(rows, ["verifiable"], 0.5)
 
     def test_the_stage_stops_before_the_model_loads(self, tmp_path, monkeypatch):
-        from tulu_recipes.stages import rlvr
-
-        data = tmp_path / "rlvr.jsonl"
         rows = [{"messages": [{"role": "user", "content": f"q{i}"}], "ground_truth": "", "dataset": "math"}
                 for i in range(8)]  # fmt: skip
-        data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        recipe = {
-            "algorithm": "grpo",
-            "model_name_or_path": str(ROOT / "recipes" / "quickstart" / "tiny-base"),
-            "dataset_mixer": [{"path": str(data), "count": 8}],
-            "output_dir": str(tmp_path / "out"),
-            "use_cpu": True,
-            "bf16": False,
-            "report_to": "none",
-        }
-        path = tmp_path / "recipe.yaml"
-        path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
-
-        def no_model(*args, **kwargs):
-            raise AssertionError("the model loaded")
-
-        from tulu_recipes.stages import skeleton
-
-        monkeypatch.setattr(skeleton, "load_model", no_model)
-        with pytest.raises(RecipeError, match=r"math verifier cannot parse 8 of 8 golds \(100.0%\)"):
-            rlvr.main([str(path)])
+        message = rlvr_error_before_the_model_loads(tmp_path, monkeypatch, rows)
+        assert re.search(r"math verifier cannot parse 8 of 8 golds \(100.0%\)", message)

@@ -32,10 +32,11 @@ that would be downloaded:
    take are ignored (the reference raises on them).
 2. Where a reference checker raises (``sentence:increment`` on no sentences, a CSV line the ``csv`` module rejects,
    a bad ``reference_text``), the instruction is not followed (the reference's evaluation would stop).
-3. ``words:start_verb`` uses an own verb-list rule instead of NLTK's perceptron tagger (whose weights are a
-   download), and ``words:odd_even_syllables`` an own vowel-run rule instead of syllapy's word list
-   (:mod:`rewards.ifbench.text`): their verdicts differ on some texts; ``benchmarks/ifbench_agreement.txt`` gives
-   the measured rates. A response starting with a ``*`` bullet is not a verb start here (the tagger tags ``*`` VB).
+3. ``words:start_verb`` uses an own verb-list rule (:mod:`rewards.ifbench.text`) instead of NLTK's perceptron
+   tagger, whose weights are a download: the verdicts differ on some texts; ``benchmarks/ifbench_agreement.txt``
+   gives the measured rate. A response starting with a ``*`` bullet is not a verb start here (the tagger tags ``*``
+   VB). (``words:odd_even_syllables`` is no difference: it makes the reference's own ``syllapy.count`` call on the
+   same words.)
 4. Data written out instead of downloaded: emoji are a code-point table generated from the ``emoji`` package
    (Unicode 16); stop words are NLTK's 179-word English list (later releases of the list add only contractions with
    an apostrophe, which a ``\\w+`` word never matches); NLTK's own Punkt and Treebank code run with the Punkt English

@@ -16,10 +16,12 @@ AllenAI's reference (allenai/IFBench ``instructions_util.py``) leans on NLTK dat
 * ``is_emoji(ch)``: ``ch`` is one code point that is by itself an entry of Unicode's emoji list (any qualification
   status: ``©`` counts, as in ``emoji.is_emoji``); the table below was generated once from the ``emoji`` 2.16
   package (Unicode 16) by testing every code point, and is used as is.
-* ``syllables(word)`` (own rule, not syllapy's dictionary): 0 for a word holding a digit; otherwise the number of
-  runs of the letters ``a e i o u y``, less one for a final ``e`` unless the word ends in a consonant plus ``le``,
-  and at least 1. syllapy looks a word up in its 60 kB list first and uses the same kind of vowel-run rule only for
-  words it does not list, so the two disagree on listed words whose vowel runs miscount (``area``, ``poem``).
+* ``syllables(word)``: ``syllapy.count(word)``, the reference's own call (syllapy 0.8, MIT, pure Python; its word
+  list of 6,392 words ships inside the wheel, so nothing downloads): 0 for a word holding a digit, the listed
+  count for a listed word, else the halves of a hyphenated word added, else a vowel-run rule. The checker hands it
+  the reference's words (punctuation dropped, lower-cased), which hold no ``-``; a word with more than
+  ``MAX_HYPHENS`` hyphens counts 0 here, since syllapy recurses once per hyphen and would raise ``RecursionError``
+  past about 1,000 of them.
 * ``starts_with_verb(text)`` (own rule, not NLTK's perceptron tagger, whose weights are a download): the first
   token of ``word_tokens`` (a leading quote or bracket is a token of its own, so it fails), lower-cased, is a form
   of one of ``VERBS`` (the base, ``-s``,
@@ -38,6 +40,8 @@ import threading
 from functools import lru_cache
 from typing import Any
 
+import syllapy
+
 __all__ = [
     "PUNCTUATION",
     "STOPWORDS",
@@ -55,8 +59,7 @@ __all__ = [
 PUNCTUATION = string.punctuation
 _DROP = str.maketrans("", "", PUNCTUATION)
 _WORD = re.compile(r"\w+")
-_DIGIT = re.compile(r"\d")
-_VOWELS = frozenset("aeiouy")
+MAX_HYPHENS = 50  # syllapy.count recurses once per hyphen
 
 
 def drop_punctuation(text: str) -> str:
@@ -294,21 +297,10 @@ def is_emoji(char: str) -> bool:
 
 
 def syllables(word: str) -> int:
-    """Syllables of one lower-case word by the vowel-run rule of the module docstring."""
-    if not word or _DIGIT.search(word):
+    """Syllables of one word as syllapy counts them (module docstring); never raises."""
+    if not isinstance(word, str) or word.count("-") > MAX_HYPHENS:
         return 0
-    count = 0
-    previous_vowel = False
-    for ch in word:
-        vowel = ch in _VOWELS
-        if vowel and not previous_vowel:
-            count += 1
-        previous_vowel = vowel
-    if word.endswith("e"):
-        count -= 1
-        if word.endswith("le") and len(word) > 2 and word[-3] not in _VOWELS:
-            count += 1
-    return max(count, 1)
+    return syllapy.count(word)
 
 
 _BASE_VERBS = """

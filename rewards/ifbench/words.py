@@ -19,8 +19,9 @@ both ends only; sentences and tokens are those of :mod:`rewards.ifbench.text`.
 * words:repeats -- no lower-cased bare word occurs more than ``small_n`` times.
 * sentence:keyword -- the response has at least ``N`` sentences and sentence ``N`` holds ``word`` as a whole word
   (``\\b`` on both sides), case-insensitively.
-* words:odd_even_syllables -- the lower-cased bare words alternate between an odd and an even syllable count
-  (:func:`rewards.ifbench.text.syllables`).
+* words:odd_even_syllables -- the lower-cased bare words alternate between an odd and an even syllable count, as
+  ``syllapy.count`` gives it (:func:`rewards.ifbench.text.syllables`). Lower-casing before or after the punctuation
+  is dropped gives the same words: no character lower-cases to, or from, ASCII punctuation.
 * words:last_first -- for every two adjacent sentences, the last word of the first (trailing punctuation and spaces
   stripped) equals the first word of the second (leading ones stripped), case-insensitively; no sentence may be
   empty once stripped.
