@@ -96,6 +96,22 @@ def test_decontamination_on_datatrove_writes_the_embedded_files_and_resumes(tmp_
         assert (tmp_path / "dt" / name).read_bytes() == (tmp_path / "embedded" / name).read_bytes(), name
 
 
+def test_two_inputs_and_more_tasks_than_rows_give_the_embedded_files(tmp_path: Path) -> None:
+    mix, bench = write_decontamination_inputs(tmp_path)
+    lines = mix.read_text().splitlines(keepends=True)
+    small, large = tmp_path / "small.jsonl", tmp_path / "large.jsonl"
+    small.write_text("".join(lines[:3]))  # 3 rows over 8 tasks: five empty ranges
+    large.write_text("".join(lines[3:]))
+    argv = ["--train", f"s={small}", "--train", f"l={large}", "--eval", f"bench={bench}:question", "--mode",
+            "drop-instances"]  # fmt: skip
+    run_cli(decon_stage.main, [*argv, "--out-dir", str(tmp_path / "embedded")])
+    run_cli(decon_stage.main, [*argv, "--out-dir", str(tmp_path / "dt"), "--executor", "local", "--tasks", "8"])
+    for name in ["decontamination.json", "decontamination.md", "s.jsonl", "l.jsonl"]:
+        assert (tmp_path / "dt" / name).read_bytes() == (tmp_path / "embedded" / name).read_bytes(), name
+    report = json.loads((tmp_path / "dt" / "decontamination.json").read_text())
+    assert report["flagged_rows"] == {"s": [], "l": [26, 88]}  # rows 29 and 91 of the mixture
+
+
 # --- generation --------------------------------------------------------------------------------------------------
 
 

@@ -73,11 +73,13 @@ class ScanRows(PipelineStep):
         arrays: dict[str, np.ndarray] = {}
         for p, ds in enumerate(load_train_specs(self.args).values()):
             lo, hi = row_range(len(ds), rank, world_size)
-            part = RowSource(ds.select(range(lo, hi)), self.args.text_field)
-            with self.track_time(unit="part"):
-                ((rows, inst, covered),) = scan_parts(
-                    index, [part], self.args.overlap_threshold, 1, self.args.batch_size, progress=False
-                )
+            rows = inst = covered = np.zeros(0, dtype=np.int64)
+            if hi > lo:  # datasets' select raises on an empty range at the end of a dataset
+                part = RowSource(ds.select(range(lo, hi)), self.args.text_field)
+                with self.track_time(unit="part"):
+                    ((rows, inst, covered),) = scan_parts(
+                        index, [part], self.args.overlap_threshold, 1, self.args.batch_size, progress=False
+                    )
             arrays.update({f"rows{p}": rows + lo, f"inst{p}": inst, f"covered{p}": covered})
             self.stat_update("rows", value=hi - lo)
             self.stat_update("overlapping_pairs", value=int(rows.size))
