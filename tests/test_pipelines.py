@@ -304,3 +304,36 @@ def test_slurm_keys_reach_the_slurm_executor_and_the_merge_depends_on_the_tasks(
     assert (tasks.partition, tasks.time, tasks.tasks, tasks.gpus_per_task) == ("cpu", "01:00:00", 8, 1)
     assert tasks.env_command == "source .venv/bin/activate"
     assert merge.depends is tasks and merge.tasks == 1 and not merge.skip_completed
+
+
+WITHOUT_DATATROVE = """
+import importlib.abc, json, sys
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "datatrove":
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, Refuse())
+from tulu_recipes.config import run_cli
+from tulu_recipes.stages.decontaminate import main
+argv, out = json.loads(sys.argv[1]), sys.argv[2]
+run_cli(main, [*argv, "--out-dir", f"{out}/embedded"])
+run_cli(main, [*argv, "--out-dir", f"{out}/local", "--executor", "local"])
+"""
+
+
+def test_without_datatrove_the_embedded_path_runs_and_local_is_one_line(tmp_path: Path) -> None:
+    """The core install stays lean: nothing imports datatrove unless a datatrove executor is chosen."""
+    import subprocess
+    import sys
+
+    mix, bench = write_decontamination_inputs(tmp_path)
+    argv = json.dumps(["--train", str(mix), "--eval", f"bench={bench}:question"])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-c", WITHOUT_DATATROVE, argv, str(tmp_path)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]  # the embedded run finished, the local one stopped
+    assert json.loads((tmp_path / "embedded" / "decontamination.json").read_text())["flagged_rows"]["leaky"] == [29, 91]
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: executor: local needs datatrove, which is not installed: pip install 'tulu-recipes[datatrove]'"
+    )
+    assert not (tmp_path / "local").exists()

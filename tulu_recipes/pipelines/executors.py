@@ -60,7 +60,10 @@ class ExecutorConfig:
 
 
 def _installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # an import hook that refuses the module, or a half-removed one
+        return False
 
 
 def check_executor(config: ExecutorConfig) -> None:
