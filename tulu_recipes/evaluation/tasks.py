@@ -227,8 +227,10 @@ def _ifbench(key: str, path: str, data_dir: str | Path | None, limit: int | None
         return ifbench.ifbench_task(rows, key, key, limit, seed, f"offline, seed {seed or 0}, {rounds} rounds")
     if not path:
         if data_dir is None:
-            raise ValueError(f"task 'ifbench' needs `data_dir` (a folder with {ifbench.DEFAULT_FILE}), `ifbench=PATH` "
-                             "or `ifbench=hub`")
+            raise ValueError(
+                f"task 'ifbench' needs `data_dir` (a folder with {ifbench.DEFAULT_FILE}), `ifbench=PATH` "
+                "or `ifbench=hub`"
+            )
         path = str(Path(data_dir) / ifbench.DEFAULT_FILE)
     if path != "hub" and not Path(path).is_file():
         raise ValueError(f"task 'ifbench': file {path} does not exist")
