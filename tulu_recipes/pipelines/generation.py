@@ -103,7 +103,12 @@ STAGES: dict[str, Stage] = {
         load=lambda c: preferences.load_prompts(c.prompts, c.prompt_column, c.prompt_split, c.max_prompts),
         to_rows=lambda prompts: [{"messages": p} for p in prompts],
         shard_config=lambda c, inputs, out, cache: dataclasses.replace(
-            c, prompts=inputs, prompt_column="messages", max_prompts=None, output_path=out, cache_dir=cache,
+            c,
+            prompts=inputs,
+            prompt_column="messages",
+            max_prompts=None,
+            output_path=out,
+            cache_dir=cache,
             judge_batch=_shard_batch(getattr(c, "judge_batch", None)),
         ),  # fmt: skip
         run=preferences.generate_preferences,

@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         run_pipeline(args, executor, index, train)
     return 0
 
+
 if __name__ == "__main__":
     from tulu_recipes.config import run_cli
 
