@@ -224,8 +224,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = parse_config(IFPreferencesConfig, argv)
     stats = generate_if_preferences(config)
-    print(f"if-preferences: {stats['summary']}; {stats['pairs']} pairs, dropped {stats['dropped']}", flush=True)
+    print_summary(stats)
     return stats
+
+
+def print_summary(stats: dict[str, Any]) -> None:
+    print(f"if-preferences: {stats['summary']}; {stats['pairs']} pairs, dropped {stats['dropped']}", flush=True)
 
 
 if __name__ == "__main__":

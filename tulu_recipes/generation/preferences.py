@@ -307,12 +307,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = parse_config(PreferencesConfig, argv)
     stats = generate_preferences(config)
+    print_summary(stats)
+    return stats
+
+
+def print_summary(stats: dict[str, Any]) -> None:
     print(
         f"preferences: {stats['pairs']} pairs from {stats['prompts']} prompts; "
         f"complete: {stats['complete']}; judge: {stats['judge']}",
         flush=True,
     )
-    return stats
 
 
 if __name__ == "__main__":

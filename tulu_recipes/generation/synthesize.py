@@ -273,11 +273,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = parse_config(SynthesizeConfig, argv)
     stats = synthesize(config)
+    print_summary(stats, config)
+    return stats
+
+
+def print_summary(stats: dict[str, Any], config: SynthesizeConfig) -> None:
     if "summary" in stats:
         print(f"synthesize: {stats['summary']}; {stats['rows']} rows -> {config.output_path}", flush=True)
     if "identity_rows" in stats:
         print(f"identity: {stats['identity_rows']} rows -> {config.identity_output_path}", flush=True)
-    return stats
 
 
 if __name__ == "__main__":

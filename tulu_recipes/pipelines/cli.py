@@ -12,8 +12,11 @@ from typing import Any
 
 from tulu_recipes.config import parse_recipe
 from tulu_recipes.generation.if_preferences import IFPreferencesConfig, generate_if_preferences
+from tulu_recipes.generation.if_preferences import print_summary as if_preferences_summary
 from tulu_recipes.generation.preferences import PreferencesConfig, generate_preferences
+from tulu_recipes.generation.preferences import print_summary as preferences_summary
 from tulu_recipes.generation.synthesize import SynthesizeConfig, synthesize
+from tulu_recipes.generation.synthesize import print_summary as synthesize_summary
 
 from .executors import ExecutorConfig
 
@@ -37,10 +40,7 @@ def synthesize_main(argv: list[str] | None = None) -> dict[str, Any]:
     if executor.executor != "embedded":
         return _datatrove("synthesize", config, executor)
     stats = synthesize(config)
-    if "summary" in stats:
-        print(f"synthesize: {stats['summary']}; {stats['rows']} rows -> {config.output_path}", flush=True)
-    if "identity_rows" in stats:
-        print(f"identity: {stats['identity_rows']} rows -> {config.identity_output_path}", flush=True)
+    synthesize_summary(stats, config)
     return stats
 
 
@@ -49,11 +49,7 @@ def preferences_main(argv: list[str] | None = None) -> dict[str, Any]:
     if executor.executor != "embedded":
         return _datatrove("preferences", config, executor)
     stats = generate_preferences(config)
-    print(
-        f"preferences: {stats['pairs']} pairs from {stats['prompts']} prompts; "
-        f"complete: {stats['complete']}; judge: {stats['judge']}",
-        flush=True,
-    )
+    preferences_summary(stats)
     return stats
 
 
@@ -62,5 +58,5 @@ def if_preferences_main(argv: list[str] | None = None) -> dict[str, Any]:
     if executor.executor != "embedded":
         return _datatrove("if-preferences", config, executor)
     stats = generate_if_preferences(config)
-    print(f"if-preferences: {stats['summary']}; {stats['pairs']} pairs, dropped {stats['dropped']}", flush=True)
+    if_preferences_summary(stats)
     return stats
