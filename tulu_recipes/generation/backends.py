@@ -289,10 +289,20 @@ def translate_errors() -> Iterator[None]:
             raise TransientError(f"HTTP {status}: {detail}", retry_after=retry_after) from None
         raise FatalError(f"HTTP {status}: {detail}") from None
     except openai.APIConnectionError as err:  # timeouts included
-        cause = err.__cause__ if err.__cause__ is not None else err
-        raise TransientError(scrub_error(f"request failed: {type(err).__name__}: {cause!r}")) from None
+        raise TransientError(scrub_error(f"request failed: {type(err).__name__}: {_root_cause(err)!r}")) from None
     except openai.OpenAIError as err:
         raise FatalError(scrub_error(f"openai client: {err}")) from None
+
+
+def _root_cause(err: BaseException) -> BaseException:
+    """The first exception of the chain (e.g. ``ConnectionRefusedError``): transports wrap it in their own, and the
+    aiohttp transport even reports a refused connection as a connect timeout."""
+    for _ in range(10):
+        below = err.__cause__ or err.__context__
+        if below is None:
+            break
+        err = below
+    return err
 
 
 def _parse_retry_after(value: str | None) -> float | None:
