@@ -13,11 +13,12 @@ every retry to the executor). The key reaches the client as a callable, which th
 Requests go through one ``openai.AsyncOpenAI`` per model and event loop (``agenerate``; ``generate`` waits for it on
 the generation loop of :mod:`.aio`), on the SDK's aiohttp transport (``openai.DefaultAioHttpClient``, the
 ``openai[aiohttp]`` extra): the default httpx transport's async pool checks every pooled connection's socket on each
-request, which at 64 connections cost more CPU than the sync client. The sync ``openai.OpenAI`` stays for the Batch
-API's few calls (``OpenAIBackend.client``). Ours, on top: the request body (built once, so the Batch API judge sends
-byte-for-byte the same requests as the synchronous one), the strict reading of ``choices[0].message.content`` shared
-with the Batch API's output lines, and the mapping of the client's exceptions onto the
-``TransientError``/``FatalError`` split the executor retries by.
+request, which at 64 connections cost more CPU than the sync client. The SDK's connection limit (1,000) stays: the
+executor's semaphore bounds the requests in flight; there is no HTTP/2 (the aiohttp transport speaks HTTP/1.1, as
+``vllm serve`` does). The sync ``openai.OpenAI`` stays for the Batch API's few calls (``OpenAIBackend.client``).
+Ours, on top: the request body (built once, so the Batch API judge sends byte-for-byte the same requests as the
+synchronous one), the strict reading of ``choices[0].message.content`` shared with the Batch API's output lines, and
+the mapping of the client's exceptions onto the ``TransientError``/``FatalError`` split the executor retries by.
 """
 
 from __future__ import annotations
