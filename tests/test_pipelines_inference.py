@@ -199,6 +199,9 @@ def test_bad_inference_keys_exit_2_in_one_line_before_any_work(tmp_path, capsys,
                             "response_model": {"name": "b", "model": "org/y"}},
          [*LOCAL, "--inference-server", "sglang"],
          "error: inference_server: a task serves one model; rewrite_model (org/x) and response_model (org/y) differ"),
+        ("preferences", {"prompts": "absent.jsonl", "models": [{"name": "a"}], "inference_settings": {"tp": 2}},
+         ["--executor", "slurm", "--slurm-partition", "gpu", "--gpus-per-task", "1", "--inference-server", "vllm"],
+         "error: inference_server: vllm with tp*dp*pp = 2 needs gpus_per_task >= 2 (got 1)"),
     ],
 )  # fmt: skip
 def test_inference_keys_the_stage_cannot_serve_exit_2_in_one_line(tmp_path, capsys, stage, recipe, extra, message):
@@ -233,6 +236,30 @@ def test_the_served_model_and_settings_reach_datatrove(tmp_path: Path, monkeypat
     assert (seen["config"].server_type, seen["config"].model_name_or_path) == ("vllm", spec["model"])
     assert (seen["config"].tp, seen["config"].model_max_context, seen["rank"]) == (2, 4096, 3)
     assert len(seen["ids"]) == 2 and set(backends) == {"tulu-8b-sft"}
+
+
+def test_hosted_api_models_keep_their_own_backend(tmp_path: Path, monkeypatch) -> None:
+    """The pool's GPT-4o and the judge are APIs: only the open models are served per task."""
+    from datatrove.pipeline.inference import run_inference
+
+    from tulu_recipes.generation.preferences import PreferencesConfig
+    from tulu_recipes.pipelines import inference
+    from tulu_recipes.pipelines.inference_config import InferenceRunnerConfig
+
+    asked: dict[str, list[str]] = {}
+    monkeypatch.setattr(run_inference.InferenceRunner, "run", lambda self, data, rank=0, world_size=1: asked.update(
+        {self.config.model_name_or_path: [d.metadata["item"]["model"] for d in data]}))  # fmt: skip
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text("".join(json.dumps({"messages": f"q{i}"}) + "\n" for i in range(5)))
+    api = "https://api.openai.com/v1"
+    pool = [{"name": "qwen", "model": "Qwen/Qwen2.5-7B-Instruct", "base_url": "http://localhost:8002/v1"},
+            {"name": "gpt-4o", "base_url": api, "api_key_env": "OPENAI_API_KEY"}]  # fmt: skip
+    config = PreferencesConfig(prompts=str(prompts), output_path=str(tmp_path / "o.jsonl"), models=pool,
+                               on_policy_model={"name": "sft", "backend": "vllm", "model": "out/sft"},
+                               judge_model={"name": "judge", "base_url": api}, models_per_prompt=2)  # fmt: skip
+    backends = inference.run_task("preferences", config, InferenceRunnerConfig("vllm"), tmp_path, 0, 1)
+    assert asked == {"Qwen/Qwen2.5-7B-Instruct": ["qwen"] * 5, "out/sft": ["sft"] * 5}
+    assert set(backends) == {"qwen", "sft"}  # gpt-4o and the judge: built by the stage from their specs
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ connections, stops the server at the end of the task, and writes each document w
 (``inference/<rank>/<model>/``, a log of that run).
 
 What stays ours, and why: a task serves one model, so its items are grouped by model (the preference pool: one
-server after the other; synthesis and persona-IF: one model writes and answers). Each item is a ``Document`` whose id
+server after the other; synthesis and persona-IF: one model writes and answers). Hosted APIs (the pool's GPT-4o,
+the judge) are no model to serve: they keep their own backend (``inference_config.served``). Each item is a ``Document`` whose id
 is the item's stable id; the rollout runs the stage's own per-item function (prompt building, per-item seeds,
 empty-answer checks) in a thread, with a backend whose requests are the bodies the ``openai`` backend sends
 (``chat_request_body``), handed to datatrove's ``generate`` callback. Each finished item is appended to the task's item
@@ -36,15 +37,22 @@ from typing import Any
 
 from datatrove.data import Document
 from datatrove.pipeline.inference.run_inference import InferenceConfig, InferenceRunner
-from datatrove.pipeline.inference.types import InferenceError
+from datatrove.pipeline.inference.types import InferenceError, ServerError
 from datatrove.pipeline.writers import JsonlWriter
 
 from tulu_recipes.generation import if_preferences, preferences, synthesize
-from tulu_recipes.generation.backends import Completion, FatalError, ModelSpec, TransientError, chat_request_body
+from tulu_recipes.generation.backends import (
+    Completion,
+    FatalError,
+    ModelSpec,
+    TransientError,
+    chat_request_body,
+    make_backend,
+)
 from tulu_recipes.generation.executor import RetryPolicy, _Appender, item_id, read_records, repair_jsonl
 from tulu_recipes.secrets import scrub_error
 
-from .inference_config import InferenceRunnerConfig
+from .inference_config import InferenceRunnerConfig, served
 
 logger = logging.getLogger(__name__)
 
@@ -55,42 +63,45 @@ Worker = Callable[[dict[str, Any]], dict[str, Any]]
 class ModelCalls:
     """One served model's items of a task, the stage's per-item function and the cache it fills."""
 
-    specs: tuple[ModelSpec, ...]  # the specs whose calls this model answers (the first names the server's model)
+    specs: tuple[ModelSpec, ...]  # the specs of the per-item function's calls; the first served one names the model
+    served: tuple[bool, ...]  # per spec: answered by the runner's server, or by the spec's own backend (a hosted API)
     items: list[dict[str, Any]]
     worker: Callable[[tuple[Any, ...]], Worker]  # one backend per spec -> the stage's per-item function
     cache: Path
+
+    def pairs(self) -> list[tuple[ModelSpec, bool]]:
+        return list(zip(self.specs, self.served, strict=True))
 
 
 def _spec(value: Any) -> ModelSpec:
     return ModelSpec.from_dict(value)
 
 
-def plan(stage: str, config: Any) -> list[ModelCalls]:
+def plan(stage: str, config: Any, inference: InferenceRunnerConfig) -> list[ModelCalls]:
     """The model calls of one task's shard config, grouped by served model; caches named as the stage names them."""
-    if stage == "synthesize":
-        personas = synthesize.load_personas(config.personas, config.persona_column, config.persona_split,
-                                            config.max_personas)  # fmt: skip
-        specs = (_spec(config.prompt_model), _spec(config.response_model or config.prompt_model))
+    if stage in ("synthesize", "if-preferences"):
+        module, first = (synthesize, "prompt_model") if stage == "synthesize" else (if_preferences, "rewrite_model")
+        specs = (_spec(getattr(config, first)), _spec(config.response_model or getattr(config, first)))
+        flags = tuple(served(spec, inference) for spec in specs)
+        if not any(flags):
+            return []
+        if stage == "synthesize":
+            inputs = synthesize.load_personas(config.personas, config.persona_column, config.persona_split,
+                                              config.max_personas)  # fmt: skip
+        else:
+            inputs = if_preferences.load_rows(config.prompts, config.max_prompts)
         cache = Path(config.cache_path or f"{config.output_path}.cache.jsonl")
-        return [
-            ModelCalls(specs, synthesize.build_items(config, personas), lambda b: synthesize.make_worker(*b), cache)
-        ]
-    if stage == "if-preferences":
-        rows = if_preferences.load_rows(config.prompts, config.max_prompts)
-        specs = (_spec(config.rewrite_model), _spec(config.response_model or config.rewrite_model))
-        cache = Path(config.cache_path or f"{config.output_path}.cache.jsonl")
-        return [ModelCalls(specs, if_preferences.build_items(config, rows), lambda b: if_preferences.make_worker(*b),
-                           cache)]  # fmt: skip
+        return [ModelCalls(specs, flags, module.build_items(config, inputs), lambda b: module.make_worker(*b), cache)]
     prompts = preferences.load_prompts(config.prompts, config.prompt_column, config.prompt_split, config.max_prompts)
     items = preferences.completion_items(config, prompts)
     pool = [_spec(m) for m in [*config.models, *([config.on_policy_model] if config.on_policy_model else [])]]
     cache_dir = Path(config.cache_dir) if config.cache_dir else Path(config.output_path).parent
     cache = cache_dir / f"{Path(config.output_path).name}.completions.jsonl"
     calls = []
-    for spec in {s.name: s for s in pool}.values():
+    for spec in {s.name: s for s in pool if served(s, inference)}.values():
         mine = [item for item in items if item["model"] == spec.name]
         worker = (lambda name: lambda b: preferences.make_completion_worker({name: b[0]}))(spec.name)
-        calls.append(ModelCalls((spec,), mine, worker, cache))
+        calls.append(ModelCalls((spec,), (True,), mine, worker, cache))
     return calls
 
 
@@ -140,7 +151,9 @@ def _attempt(work: Worker, item: dict[str, Any], key: str, retry: RetryPolicy) -
                 logger.warning("item %s failed after %d retries: %s", key, attempt, scrub_error(repr(err)))
                 return None
             time.sleep(retry.delay(key, attempt, err.retry_after))
-        except FatalError as err:
+        except ServerError:
+            raise
+        except Exception as err:  # noqa: BLE001 - one bad item must not stop the task (as in run_items)
             logger.warning("item %s failed: %s", key, scrub_error(repr(err)))
             return None
     return None
@@ -159,7 +172,8 @@ def run_model(calls: ModelCalls, config: Any, inference: InferenceRunnerConfig, 
     todo = list({item_id(item): item for item in calls.items if item_id(item) not in done}.items())
     if not todo:
         return 0
-    spec = calls.specs[0]
+    spec = next(s for s, flag in calls.pairs() if flag)
+    own = {s.name: make_backend(s) for s, flag in calls.pairs() if not flag}
     settings = copy.deepcopy(inference.inference_settings or {})  # datatrove's custom server edits model_kwargs
     key_env = spec.api_key_env if inference.inference_server == "endpoint" else None
     server = InferenceConfig(
@@ -184,7 +198,9 @@ def run_model(calls: ModelCalls, config: Any, inference: InferenceRunnerConfig, 
     async def rollout(document: Document, generate: Callable, pool: ThreadPoolExecutor, cache: _Appender) -> Any:
         loop = asyncio.get_running_loop()
         item = document.metadata["item"]
-        work = calls.worker(tuple(RunnerBackend(s, generate, loop) for s in calls.specs))
+        work = calls.worker(
+            tuple(RunnerBackend(s, generate, loop) if flag else own[s.name] for s, flag in calls.pairs())
+        )
         output = await loop.run_in_executor(pool, _attempt, work, item, document.id, retry)
         if output is not None:
             cache.write({"id": document.id, "input": item, "output": output})
@@ -205,7 +221,7 @@ def run_task(stage: str, config: Any, inference: InferenceRunnerConfig, folder: 
     """Every served model of the task through datatrove's runner, one after the other; returns the backends the
     stage's entry point gets instead of its own (the answers are then read from the caches)."""
     backends: dict[str, Any] = {}
-    for calls in plan(stage, config):
+    for calls in plan(stage, config, inference):
         run_model(calls, config, inference, folder, rank, world_size)
         backends.update({spec.name: CachedOnly(spec) for spec in calls.specs})
     if stage == "preferences" and config.judge_model:

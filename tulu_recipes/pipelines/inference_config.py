@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 from tulu_recipes.config import RecipeError
 
@@ -19,6 +20,7 @@ SERVERS = ("vllm", "sglang", "endpoint", "custom")
 # InferenceConfig keys that the stage sets from its model specs: not settable through inference_settings.
 OURS = frozenset({"server_type", "model_name_or_path", "endpoint_url", "api_key", "use_chat",
                   "default_generation_params", "rollouts_per_document"})  # fmt: skip
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
 # Stage config fields naming two model specs that one InferenceRunner task serves as one model.
 SAME_MODEL = {"synthesize": ("prompt_model", "response_model"), "if-preferences": ("rewrite_model", "response_model")}
 
@@ -89,17 +91,40 @@ def check_inference(config: InferenceRunnerConfig) -> None:
     InferenceConfig(server_type=server, model_name_or_path="-", **settings)  # datatrove's own range checks
 
 
+def served(spec: Any, inference: InferenceRunnerConfig) -> bool:
+    """Whether the runner's server answers this model spec's calls. ``endpoint``: the specs whose ``base_url`` is
+    on that endpoint; a started server: every spec but hosted APIs (an ``openai`` spec whose ``base_url`` is on
+    another host), which keep their own backend (the pool's GPT-4o, the judge)."""
+    from tulu_recipes.generation.backends import ModelSpec
+
+    spec = ModelSpec.from_dict(spec)
+    if inference.inference_server == "endpoint":
+        return bool(spec.base_url) and spec.base_url.startswith(inference.inference_endpoint_url.rstrip("/"))
+    return spec.backend != "openai" or not spec.base_url or urlparse(spec.base_url).hostname in LOOPBACK
+
+
 def check_stage(stage: str, config: Any, executor: executors.ExecutorConfig, inference: InferenceRunnerConfig) -> None:
     """RecipeError for combinations only the stage and the executor show: before any work."""
     if inference.inference_server is None:
         return
     if executor.executor == "embedded":
         raise RecipeError("inference_server needs a datatrove executor (executor: local, slurm or ray)")
+    settings = inference.inference_settings or {}
+    gpus = settings.get("tp", 1) * settings.get("dp", 1) * settings.get("pp", 1)
+    if (
+        inference.inference_server in ("vllm", "sglang")
+        and executor.executor != "local"
+        and executor.gpus_per_task < gpus
+    ):
+        raise RecipeError(
+            f"inference_server: {inference.inference_server} with tp*dp*pp = {gpus} needs gpus_per_task >= {gpus} "
+            f"(got {executor.gpus_per_task})"
+        )
     if stage in SAME_MODEL:
         first, second = SAME_MODEL[stage]
         a, b = getattr(config, first), getattr(config, second) or getattr(config, first)
         ids = [(spec or {}).get("model") or (spec or {}).get("name") for spec in (a, b)]
-        if ids[0] != ids[1]:
+        if ids[0] != ids[1] and all(spec and served(spec, inference) for spec in (a, b)):
             raise RecipeError(
                 f"inference_server: a task serves one model; {first} ({ids[0]}) and {second} ({ids[1]}) differ"
             )
