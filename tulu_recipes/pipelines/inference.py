@@ -8,15 +8,15 @@ connections, stops the server at the end of the task, and writes each document w
 
 What stays ours, and why: a task serves one model, so its items are grouped by model (the preference pool: one
 server after the other; synthesis and persona-IF: one model writes and answers). Hosted APIs (the pool's GPT-4o,
-the judge) are no model to serve: they keep their own backend (``inference_config.served``). Each item is a ``Document`` whose id
-is the item's stable id; the rollout runs the stage's own per-item function (prompt building, per-item seeds,
-empty-answer checks) in a thread, with a backend whose requests are the bodies the ``openai`` backend sends
-(``chat_request_body``), handed to datatrove's ``generate`` callback. Each finished item is appended to the task's item
-cache, the same ``{"id", "input", "output"}`` lines the embedded executor writes, so a killed task loses at most the
-items in flight and a rerun asks only for the rest (datatrove's own checkpoints resume by document position and
-would hold a second copy). The stage's entry point then runs on the task's rows with backends that only read that
-cache: judging, pairing, verification and the output rows are today's code, so the bytes are the embedded path's.
-An item that still fails is counted as failed, and the task is re-opened on the next run, as before.
+the judge) are no model to serve: they keep their own backend (``inference_config.served``). Each item is a
+``Document`` whose id is the item's stable id; the rollout runs the stage's own per-item function (prompt building,
+per-item seeds, empty-answer checks) in a thread, with a backend whose requests are the bodies the ``openai``
+backend sends (``chat_request_body``), handed to datatrove's ``generate`` callback. Each finished item is appended to
+the task's item cache, the same ``{"id", "input", "output"}`` lines the embedded executor writes, so a killed task
+loses at most the items in flight and a rerun asks only for the rest (datatrove's own checkpoints resume by document
+position and would hold a second copy). The stage's entry point then runs on the task's rows with backends that only
+read that cache: judging, pairing, verification and the output rows are today's code, so the bytes are the embedded
+path's. An item that still fails is counted as failed, and the task is re-opened on the next run, as before.
 """
 
 from __future__ import annotations
