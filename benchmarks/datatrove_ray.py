@@ -1,14 +1,13 @@
 """Ray check (not in CI): decontamination and synthesis on a local Ray cluster give the embedded path's bytes.
 
-CI does not install Ray. On the shared 2-core machine (other jobs running) `pip install "ray==2.60.0"` took 109 s,
-``ray.init`` 12 to 54 s, and one stage on 4 tasks of the tests' small inputs 2 to 4.5 minutes: each datatrove task
-is a new Ray actor process that imports the stage again (``benchmarks/datatrove_ray.txt``). That is past what one
-test may take in a suite that must stay under 15 minutes on 2 cores. So ``tests/test_pipelines.py`` covers
-``LocalPipelineExecutor`` and this script covers ``RayPipelineExecutor``: it starts a local cluster
-(``ray.init(num_cpus=..., include_dashboard=False)``), runs each stage embedded and with ``executor: ray`` on the
-same small inputs as the tests, and prints one table row per stage: same bytes or not, wall seconds, and the CPU
-seconds of this process and every Ray process it started (less load-dependent than wall time: an idle machine
-needs at least CPU / cores).
+CI does not install Ray. On the shared 2-core machine `pip install "ray==2.60.0"` took 109 s, and this script
+51 s when the machine was quiet but 7.6 minutes or more while trainings shared the cores: each datatrove task is a new
+Ray actor process that imports the stage again (``benchmarks/datatrove_ray.txt`` and the README's Ray section).
+So ``tests/test_pipelines.py`` covers ``LocalPipelineExecutor`` and this script covers ``RayPipelineExecutor``: it
+starts a local cluster (``ray.init(num_cpus=..., include_dashboard=False)``), runs each stage embedded and with
+``executor: ray`` on the same small inputs as the tests, and prints one table row per stage: same bytes or not, wall
+seconds, and the CPU seconds of this process and every Ray process it started (less load-dependent than wall time:
+an idle machine needs at least CPU / cores).
 
     pip install "ray==2.60.0" && python benchmarks/datatrove_ray.py --tasks 4 --num-cpus 2
 """
