@@ -4,6 +4,12 @@ against TRL's plain `GRPOTrainer` on the same work.
     python benchmarks/rlvr_throughput.py                       # tiny + SmolLM2, fp32 and bf16, GRPO, TRL, PPO
     python benchmarks/rlvr_throughput.py --models smollm2 --rollouts 1 --threads 2 --out results.jsonl
     python benchmarks/rlvr_throughput.py --table results.jsonl # print the table of earlier runs
+    python benchmarks/rlvr_throughput.py --plan benchmarks/rlvr_throughput_plan.json --smollm2-dir DIR
+
+`--plan` runs an explicit list of configurations in order (instead of the product of `--models`, `--algorithms`,
+`--precisions` and `--threads`), each an object with `model`, `algorithm`, `precision`, `threads`, optional
+`overrides` (recipe values) and `busy` (that many one-core busy loops run beside it, to measure a shared machine).
+A configuration listed twice is a repeat; each repeat of the project's GRPO is compared with the same repeat of TRL's.
 
 Every configuration uses the shipped SmolLM2 recipe's settings (`recipes/smollm2-135m/rlvr-grpo.yaml`,
 `rlvr-ppo.yaml`: prompts and completions per step, 64-token completions, PPO epochs), on `tiny` (the quickstart's
@@ -22,7 +28,8 @@ step on it), with `--threads` torch threads. Columns:
   printed too: on a shared machine compare rows of one run only.
 
 `trl-grpo` is TRL's `GRPOTrainer` with `GRPOConfig` from the same recipe values (no no-EOS penalty: TRL has none)
-and the same verifier: the `overhead` column is the project's GRPO wall time over it.
+and the same verifier: the `overhead` column is the project's GRPO wall time over it, for project rows doing the
+same work (no overrides, or only `active_sampling: false`: TRL has no active sampling, which generates more).
 """
 
 from __future__ import annotations
@@ -277,7 +284,17 @@ def sampling_modes(
 
 def label(row: dict) -> str:
     extra = ",".join(f"{k}={v}" for k, v in sorted(row.get("overrides", {}).items()))
-    return f"{row['algorithm']}{' ' + extra if extra else ''}"
+    busy = f" (beside {row['busy']} busy)" if row.get("busy") else ""
+    return f"{row['algorithm']}{' ' + extra if extra else ''}{busy}"
+
+
+def same_work(row: dict) -> bool:
+    """A project GRPO row that does the work TRL's GRPOTrainer does (active sampling generates more)."""
+    return row["algorithm"] == "grpo" and row.get("overrides", {}) in ({}, {"active_sampling": False})
+
+
+def pairing_key(row: dict) -> tuple:
+    return (row["model"], row["precision"], row["threads"], row.get("busy", 0), row.get("repeat", 0))
 
 
 def table(rows: list[dict], ceiling: dict[int, float]) -> str:
@@ -287,11 +304,7 @@ def table(rows: list[dict], ceiling: dict[int, float]) -> str:
         + " | other | sample %ceil | train %ceil | overhead | load |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    trl_wall = {
-        (r["model"], r["precision"], r["threads"]): r["wall"] / max(r["rollouts"], 1)
-        for r in rows
-        if r["algorithm"] == "trl-grpo"
-    }
+    trl_wall = {pairing_key(r): r["wall"] / max(r["rollouts"], 1) for r in rows if r["algorithm"] == "trl-grpo"}
     for r in rows:
         wall = max(r["wall"], 1e-9)
         phases = r["phases"]
@@ -301,12 +314,10 @@ def table(rows: list[dict], ceiling: dict[int, float]) -> str:
         roof *= 1e9
         sample_share = r["sample_flops"] / max(phases.get("sample", 0.0), 1e-9) / roof
         train_share = r["train_flops"] / max(phases.get("fwd+bwd", 0.0), 1e-9) / roof
-        key = (r["model"], r["precision"], r["threads"])
-        overhead = (
-            f"{r['wall'] / max(r['rollouts'], 1) / trl_wall[key]:.2f}"
-            if r["algorithm"] == "grpo" and not r.get("overrides") and key in trl_wall
-            else ""
-        )
+        key = pairing_key(r)
+        overhead = ""
+        if same_work(r) and key in trl_wall:
+            overhead = f"{r['wall'] / max(r['rollouts'], 1) / trl_wall[key]:.2f}"
         lines.append(
             f"| {r['model']} | {label(r)} | {r['precision']} | {r['threads']} | "
             f"{60 * r['completions'] / wall:.1f} | {r['tokens'] / wall:.0f} | "
@@ -335,6 +346,7 @@ def main() -> None:
     parser.add_argument(
         "--sampling", action="store_true", help="only compare the four ways to sample in bf16 (tokens/s)"
     )
+    parser.add_argument("--plan", type=Path, default=None, help="a JSON list of configurations to run in order")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -364,12 +376,15 @@ def main() -> None:
         print(f"load average at end: {os.getloadavg()}")
         return
     print(f"load average at start: {os.getloadavg()}", flush=True)
+    plan = json.loads(args.plan.read_text(encoding="utf-8")) if args.plan else None
+    if plan is not None:
+        threads = sorted({spec["threads"] for spec in plan})
     ceiling = {t: matmul_ceiling(t) for t in threads}
     print("bf16 matmul ceiling: " + ", ".join(f"{t} thr {g:.0f} GFLOP/s" for t, g in ceiling.items()), flush=True)
     records: list[dict] = [{"kind": "ceiling", "gflops": ceiling}]
     cache = Path(tempfile.mkdtemp(prefix="rlvr-throughput-"))
     paths = {"tiny": QUICKSTART / "tiny-base"}
-    if "smollm2" in args.models:
+    if "smollm2" in args.models or any(spec["model"] == "smollm2" for spec in plan or []):
         paths["smollm2"] = args.smollm2_dir or smollm2_checkpoint(cache)
     levers = [json.loads(x) for x in args.levers.split(";") if x.strip()]
     specs = []
@@ -386,15 +401,27 @@ def main() -> None:
                             model=model, algorithm=algorithm, precision=precision, threads=thread_count, overrides=lever
                         )
                     )
+    if plan is not None:
+        specs = plan
+    seen: dict[str, int] = defaultdict(int)
     rows = []
     for spec in specs:
         spec = dict(spec, rollouts=args.rollouts, warmup=args.warmup, model_path=str(paths[spec["model"]]))
-        process = subprocess.run(
-            [sys.executable, __file__, "--one", json.dumps(spec)],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(REPO), "TRANSFORMERS_VERBOSITY": "error"},
-        )
+        identity = json.dumps(spec, sort_keys=True)
+        spec["repeat"] = seen[identity]
+        seen[identity] += 1
+        spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(spec.get("busy", 0))]
+        try:
+            process = subprocess.run(
+                [sys.executable, __file__, "--one", json.dumps(spec)],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(REPO), "TRANSFORMERS_VERBOSITY": "error"},
+            )
+        finally:
+            for spinner in spinners:
+                spinner.kill()
+                spinner.wait()
         lines = [line for line in process.stdout.splitlines() if line.startswith("RESULT ")]
         if process.returncode != 0 or not lines:
             print(f"{spec['model']} {label(spec)} {spec['precision']} failed:\n{process.stderr[-2000:]}", flush=True)

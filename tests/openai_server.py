@@ -41,6 +41,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # silence the default stderr log
         pass
 
+    def do_GET(self) -> None:  # noqa: N802 - the model list: what a server-readiness probe asks (datatrove's)
+        if self.path.rstrip("/") != "/v1/models":
+            self._send(404, b'{"error": "not found"}')
+            return
+        with self.server.lock:
+            self.server.probes += 1
+        self._send(200, json.dumps({"object": "list", "data": []}).encode())
+
     def do_POST(self) -> None:  # noqa: N802 - http.server naming
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.path.rstrip("/") != "/v1/chat/completions":
@@ -90,17 +98,22 @@ class ChatServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, responder: Responder) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, responder: Responder, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.responder = responder
         self.requests: list[dict[str, Any]] = []
         self.auth_headers: list[str | None] = []
+        self.probes = 0  # GET /v1/models
         self.lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
 
     def __enter__(self) -> ChatServer:
         self._thread.start()

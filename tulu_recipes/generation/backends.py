@@ -176,16 +176,7 @@ class OpenAIBackend:
 
     def request_body(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> dict[str, Any]:
         """The JSON body of one chat-completions request (also a Batch API input line's ``body``)."""
-        body: dict[str, Any] = {
-            "model": self.spec.model_id,
-            "messages": messages,
-            **_sampling(self.spec, overrides),
-        }
-        seed = self.spec.seed if seed is None else seed
-        if seed is not None:
-            body["seed"] = seed
-        body.update(self.spec.extra_body)
-        return body
+        return chat_request_body(self.spec, messages, seed=seed, **overrides)
 
     async def agenerate(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> Completion:
         import httpx2
@@ -221,6 +212,17 @@ def _key_reader(spec: ModelSpec) -> Callable[[], str]:
         return key
 
     return api_key
+
+
+def chat_request_body(spec: ModelSpec, messages: Messages, *, seed: int | None = None, **overrides: Any) -> dict:
+    """The chat-completions body for ``spec``: the same bytes whichever client sends it (ours, the Batch API's
+    input lines, datatrove's inference runner)."""
+    body: dict[str, Any] = {"model": spec.model_id, "messages": messages, **_sampling(spec, overrides)}
+    seed = spec.seed if seed is None else seed
+    if seed is not None:
+        body["seed"] = seed
+    body.update(spec.extra_body)
+    return body
 
 
 def openai_client(spec: ModelSpec) -> Any:

@@ -17,7 +17,10 @@ What is ours, and why:
   Arrow slices, faster than a per-``Document`` step), run once per task on its rows against the evaluation index
   built once by the driver; the merge writes the same report through the embedded stage's own code;
 - ``generation``: each task calls the stage's public entry point (``synthesize``, ``generate_preferences``,
-  ``generate_if_preferences``) on its rows, with a per-task item cache; the merge orders rows by item order.
+  ``generate_if_preferences``) on its rows, with a per-task item cache; the merge orders rows by item order;
+- ``inference``: with ``inference_server`` set, a task's model calls go first through datatrove's
+  ``InferenceRunner`` (a vLLM or SGLang server per task), filling that item cache; the stage's prompts, item ids,
+  judging and pairing stay ours.
 
 The embedded path (``executor: embedded``, the default) is the stages' code as before.
 """

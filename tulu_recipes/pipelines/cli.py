@@ -19,44 +19,48 @@ from tulu_recipes.generation.synthesize import SynthesizeConfig, synthesize
 from tulu_recipes.generation.synthesize import print_summary as synthesize_summary
 
 from .executors import ExecutorConfig
+from .inference_config import InferenceRunnerConfig, check_stage
 
 
-def _parse(config_cls: type, argv: list[str] | None) -> tuple[Any, ExecutorConfig]:
+def _parse(config_cls: type, argv: list[str] | None, stage: str) -> tuple[Any, ExecutorConfig, InferenceRunnerConfig]:
     import sys
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config, executor = parse_recipe([config_cls, ExecutorConfig], list(sys.argv[1:] if argv is None else argv))
-    return config, executor
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config, executor, inference = parse_recipe([config_cls, ExecutorConfig, InferenceRunnerConfig], argv)
+    check_stage(stage, config, executor, inference)
+    return config, executor, inference
 
 
-def _datatrove(stage: str, config: Any, executor: ExecutorConfig) -> dict[str, Any]:
+def _datatrove(stage: str, config: Any, executor: ExecutorConfig, inference: InferenceRunnerConfig) -> dict[str, Any]:
     from .generation import run_generation
 
-    return {"run_dir": str(run_generation(stage, config, executor))}
+    served = inference if inference.inference_server else None
+    return {"run_dir": str(run_generation(stage, config, executor, served))}
 
 
 def synthesize_main(argv: list[str] | None = None) -> dict[str, Any]:
-    config, executor = _parse(SynthesizeConfig, argv)
+    config, executor, inference = _parse(SynthesizeConfig, argv, "synthesize")
     if executor.executor != "embedded":
-        return _datatrove("synthesize", config, executor)
+        return _datatrove("synthesize", config, executor, inference)
     stats = synthesize(config)
     synthesize_summary(stats, config)
     return stats
 
 
 def preferences_main(argv: list[str] | None = None) -> dict[str, Any]:
-    config, executor = _parse(PreferencesConfig, argv)
+    config, executor, inference = _parse(PreferencesConfig, argv, "preferences")
     if executor.executor != "embedded":
-        return _datatrove("preferences", config, executor)
+        return _datatrove("preferences", config, executor, inference)
     stats = generate_preferences(config)
     preferences_summary(stats)
     return stats
 
 
 def if_preferences_main(argv: list[str] | None = None) -> dict[str, Any]:
-    config, executor = _parse(IFPreferencesConfig, argv)
+    config, executor, inference = _parse(IFPreferencesConfig, argv, "if-preferences")
     if executor.executor != "embedded":
-        return _datatrove("if-preferences", config, executor)
+        return _datatrove("if-preferences", config, executor, inference)
     stats = generate_if_preferences(config)
     if_preferences_summary(stats)
     return stats

@@ -14,9 +14,8 @@ runs again. datatrove decides which tasks run again (its completion markers); a 
 writes ``failed/<rank>.json`` and is re-opened by the next run (``executors.reopen_failed``), as the embedded path
 retries its failures on every run.
 
-On GPUs, datatrove's ``InferenceRunner`` (``datatrove.pipeline.inference``) starts a vLLM or SGLang server per
-task; here the model pool stays the stages' ``ModelSpec``\\s: point a spec at a server with ``backend: openai``
-(see the README's Slurm section), one per task with ``gpus_per_task``.
+With ``inference_server`` set, a task first asks its model calls through datatrove's ``InferenceRunner`` (a vLLM or
+SGLang server started per task; ``pipelines.inference``), then runs the entry point on the answers it cached.
 """
 
 from __future__ import annotations
@@ -136,12 +135,13 @@ class GenerateRows(PipelineStep):
 
     type = "generate"
 
-    def __init__(self, stage: str, config: Any, folder: str) -> None:
+    def __init__(self, stage: str, config: Any, folder: str, inference: Any = None) -> None:
         self.name = stage  # before PipelineStep.__init__, which names the stats after it
         super().__init__()
         self.stage = stage
         self.config = config
         self.folder = folder
+        self.inference = inference  # an InferenceRunnerConfig with a server, or None: the stage's own backends
 
     def run(self, data: Any = None, rank: int = 0, world_size: int = 1):
         stage, folder = STAGES[self.stage], Path(self.folder)
@@ -153,7 +153,13 @@ class GenerateRows(PipelineStep):
         stats: dict[str, Any] = {}
         if hi > lo:
             cache = folder / "cache" / f"{rank:05d}"
-            stats = stage.run(stage.shard_config(self.config, str(shard_inputs), str(output), str(cache)))
+            shard = stage.shard_config(self.config, str(shard_inputs), str(output), str(cache))
+            if self.inference is not None:
+                from .inference import run_task
+
+                stats = stage.run(shard, run_task(self.stage, shard, self.inference, folder, rank, world_size))
+            else:
+                stats = stage.run(shard)
         else:
             write_jsonl([], output)
         failed = failed_items(stats)
@@ -208,8 +214,9 @@ class MergeRows(PipelineStep):
         yield
 
 
-def run_generation(stage_name: str, config: Any, executor: ExecutorConfig) -> Path:
-    """Run a generation stage as ``executor.tasks`` datatrove tasks and a merge; returns the run folder."""
+def run_generation(stage_name: str, config: Any, executor: ExecutorConfig, inference: Any = None) -> Path:
+    """Run a generation stage as ``executor.tasks`` datatrove tasks and a merge; returns the run folder.
+    ``inference``: an ``InferenceRunnerConfig`` whose server answers the tasks' model calls (None: the specs')."""
     inputs = {k: v for k, v in dataclasses.asdict(config).items() if k not in RUN_ONLY_KEYS}
     inputs["rows"] = item_id(STAGES[stage_name].load(config))  # the content, not just the file name
     folder = run_dir(executor, config.output_path, stage_name, inputs)
@@ -217,7 +224,7 @@ def run_generation(stage_name: str, config: Any, executor: ExecutorConfig) -> Pa
         executor,
         folder,
         stage_name,
-        [GenerateRows(stage_name, config, str(folder))],
+        [GenerateRows(stage_name, config, str(folder), inference)],
         [MergeRows(stage_name, config, str(folder), executor.tasks)],
     )
     if not done:
