@@ -1,18 +1,22 @@
 """Benchmark: requests per second of the generation orchestrator (`run_items` + a backend) against loopback.
 
 A minimal HTTP/1.1 keep-alive chat-completions server runs in a child process (asyncio, one fixed answer), so
-the measured process does only the orchestrator's work: the executor's threads, item ids, one fsynced JSONL line
-per result, and the HTTP client. Rows, at ``--concurrency`` requests in flight:
+the measured process does only the orchestrator's work: the executor, item ids, one fsynced JSONL line per result,
+and the HTTP client. Rows, at ``--concurrency`` requests in flight:
 
-- ``executor only``: ``fn`` returns at once (the ceiling the executor itself sets: ids, futures, fsync);
-- ``openai client``: `OpenAIBackend` (the official ``openai`` client, connection pooling);
-- ``urllib (old)``: the hand-written standard-library client this project used before (one connection per
+- ``executor only``: an async ``fn`` that returns at once (the ceiling the executor itself sets: ids, tasks, fsync);
+- ``executor, threads``: the same with a plain ``fn``, which the executor runs in ``--concurrency`` threads;
+- ``openai async``: `OpenAIBackend.agenerate` (what the pipelines run: one ``openai.AsyncOpenAI`` on the
+  generation event loop, the SDK's aiohttp transport);
+- ``openai sync (old)``: one sync ``openai.OpenAI`` shared by ``--concurrency`` threads, as the backend ran before;
+- ``urllib (old)``: the hand-written standard-library client this project used before that (one connection per
   request), kept here only to compare.
 
     python benchmarks/generation_orchestrator.py --requests 4000 --concurrency 64
 
-Client CPU is this process's user+system time; the server's CPU is not counted. The machine's 1-minute load is
-printed with the table: on a shared machine the rates move with it.
+Client CPU is this process's user+system time (all its threads); the server's CPU is not counted. ``req/CPU-s`` is
+requests per second of that CPU: on a shared machine req/s moves with the load (printed at start and end), while it
+moves much less.
 """
 
 from __future__ import annotations
@@ -30,7 +34,13 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tulu_recipes.generation.backends import ModelSpec, OpenAIBackend, parse_chat_response
+from tulu_recipes.generation.backends import (
+    ModelSpec,
+    OpenAIBackend,
+    openai_client,
+    parse_chat_response,
+    translate_errors,
+)
 from tulu_recipes.generation.executor import RunSummary, run_items
 
 ANSWER = json.dumps(
@@ -104,6 +114,21 @@ class UrllibBackend:
             return parse_chat_response(response.read())
 
 
+class SyncOpenAIBackend:
+    """The backend as it was before the event loop: the sync ``openai.OpenAI``, called from the executor's threads."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.request_body = OpenAIBackend(spec).request_body
+        self.client = openai_client(spec)
+
+    def generate(self, messages: list[dict[str, str]], **_: Any) -> Any:
+        import httpx2
+
+        with translate_errors():
+            response = self.client.post("/chat/completions", body=self.request_body(messages), cast_to=httpx2.Response)
+            return parse_chat_response(response.read())
+
+
 def measure(name: str, fn: Any, requests: int, concurrency: int, folder: Path) -> dict[str, Any]:
     items = [{"prompt": f"question {i} of {name}"} for i in range(requests)]
     start_cpu = time.process_time()
@@ -112,7 +137,7 @@ def measure(name: str, fn: Any, requests: int, concurrency: int, folder: Path) -
     wall = time.perf_counter() - start
     cpu = time.process_time() - start_cpu
     assert summary.done == requests, f"{name}: {summary}"
-    return {"name": name, "n": requests, "seconds": wall, "rps": requests / wall, "cpu_ms": 1000 * cpu / requests}
+    return {"name": name, "n": requests, "seconds": wall, "rps": requests / wall, "cpu": cpu}
 
 
 def main() -> None:
@@ -129,6 +154,7 @@ def main() -> None:
         print("error: --requests and --concurrency must be positive", file=sys.stderr)
         sys.exit(2)
 
+    load_start = os.getloadavg()
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
     try:
@@ -139,35 +165,49 @@ def main() -> None:
             except OSError:
                 time.sleep(0.05)
         spec = ModelSpec(name="bench", base_url=f"http://127.0.0.1:{port}/v1", max_tokens=8)
-        openai_backend = OpenAIBackend(spec)
+        backend, old_backend = OpenAIBackend(spec), SyncOpenAIBackend(spec)
         rows = []
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             messages = [{"role": "user", "content": "warm up"}]
-            openai_backend.generate(messages)  # imports and the first connection, outside the clock
-            rows.append(measure("executor only", lambda item: {"text": "ok"}, args.requests, args.concurrency, folder))
+            backend.generate(messages)  # imports, the loop and the first connection, outside the clock
+            old_backend.generate(messages)
 
-            def via_openai(item: dict[str, Any]) -> dict[str, Any]:
-                return {"text": openai_backend.generate([{"role": "user", "content": item["prompt"]}]).text}
+            async def instant(item: dict[str, Any]) -> dict[str, Any]:
+                return {"text": "ok"}
 
-            rows.append(measure("openai client", via_openai, args.requests, args.concurrency, folder))
+            async def via_async(item: dict[str, Any]) -> dict[str, Any]:
+                return {"text": (await backend.agenerate([{"role": "user", "content": item["prompt"]}])).text}
+
+            def via(client: Any) -> Any:
+                return lambda item: {"text": client.generate([{"role": "user", "content": item["prompt"]}]).text}
+
+            runs = [
+                ("executor only", instant),
+                ("executor, threads", lambda item: {"text": "ok"}),
+                ("openai async", via_async),
+                ("openai sync (old)", via(old_backend)),
+            ]
             if not args.skip_urllib:
-                old = UrllibBackend(spec)
-
-                def via_urllib(item: dict[str, Any]) -> dict[str, Any]:
-                    return {"text": old.generate([{"role": "user", "content": item["prompt"]}]).text}
-
-                rows.append(measure("urllib (old)", via_urllib, args.requests, args.concurrency, folder))
+                runs.append(("urllib (old)", via(UrllibBackend(spec))))
+            for name, fn in runs:
+                rows.append(measure(name, fn, args.requests, args.concurrency, folder))
     finally:
         server.terminate()
         server.wait()
 
-    load = os.getloadavg()[0]
+    load_end = os.getloadavg()
     python = sys.version.split()[0]
-    print(f"\nconcurrency {args.concurrency}, {os.cpu_count()} CPUs, 1-min load {load:.2f}, Python {python}")
-    print(f"{'orchestrator':<16} {'requests':>8} {'seconds':>8} {'req/s':>8} {'client CPU ms/req':>18}")
+    print(
+        f"\nconcurrency {args.concurrency}, {os.cpu_count()} CPUs, Python {python}, "
+        f"1/5-min load {load_start[0]:.2f}/{load_start[1]:.2f} at start, {load_end[0]:.2f}/{load_end[1]:.2f} at end"
+    )
+    header = ("orchestrator", "requests", "seconds", "req/s", "client CPU ms/req", "req/CPU-s")
+    print("{:<18} {:>8} {:>8} {:>8} {:>18} {:>10}".format(*header))
     for row in rows:
-        print(f"{row['name']:<16} {row['n']:>8} {row['seconds']:>8.2f} {row['rps']:>8.0f} {row['cpu_ms']:>18.2f}")
+        cpu_ms, per_cpu = 1000 * row["cpu"] / row["n"], row["n"] / max(row["cpu"], 1e-9)
+        name, n, seconds, rps = row["name"], row["n"], row["seconds"], row["rps"]
+        print(f"{name:<18} {n:>8} {seconds:>8.2f} {rps:>8.0f} {cpu_ms:>18.2f} {per_cpu:>10.0f}")
 
 
 if __name__ == "__main__":

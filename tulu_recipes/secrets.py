@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "<redacted>"
@@ -39,6 +40,7 @@ _AUTH_HEADER = re.compile(
 _remembered: set[str] = set()
 
 
+@lru_cache(maxsize=4096)  # every record written scans the environment's names: the answers never change
 def is_secret_name(name: Any) -> bool:
     """`HF_TOKEN`, `hub_token`, `WANDB_API_KEY`, `AWS_SECRET_ACCESS_KEY`, `db_password`: yes; `pad_token`,
     `max_new_tokens`, `api_key_env` (the name of a variable, not a key), `HF_TOKEN_PATH`: no."""

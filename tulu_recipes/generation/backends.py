@@ -10,6 +10,12 @@ into an exception (the executor scrubs again, for any backend and HTTP client).
 The HTTP backend is the official ``openai`` client: connection pooling, timeouts, and its retries of 408/409/429/5xx
 and dropped connections with exponential backoff that honours ``Retry-After`` (``ModelSpec.max_retries``; 0 hands
 every retry to the executor). The key reaches the client as a callable, which the client calls before each request.
+Requests go through one ``openai.AsyncOpenAI`` per model and event loop (``agenerate``; ``generate`` waits for it on
+the generation loop of :mod:`.aio`), on the SDK's aiohttp transport (``openai.DefaultAioHttpClient``, the
+``openai[aiohttp]`` extra): the default httpx transport's async pool checks every pooled connection's socket on each
+request, which at 64 connections cost more CPU than the sync client. The SDK's connection limit (1,000) stays: the
+executor's semaphore bounds the requests in flight; there is no HTTP/2 (the aiohttp transport speaks HTTP/1.1, as
+``vllm serve`` does). The sync ``openai.OpenAI`` stays for the Batch API's few calls (``OpenAIBackend.client``).
 Ours, on top: the request body (built once, so the Batch API judge sends byte-for-byte the same requests as the
 synchronous one), the strict reading of ``choices[0].message.content`` shared with the Batch API's output lines, and
 the mapping of the client's exceptions onto the ``TransientError``/``FatalError`` split the executor retries by.
@@ -17,16 +23,21 @@ the mapping of the client's exceptions onto the ``TransientError``/``FatalError`
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any, Protocol
 
 from tulu_recipes.secrets import remember, scrub_error
+
+from . import aio
 
 Messages = list[dict[str, str]]
 
@@ -125,6 +136,10 @@ class Backend(Protocol):
         """Return one completion for ``messages``; ``overrides`` replace spec sampling fields."""
         ...
 
+    async def agenerate(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> Completion:
+        """``generate`` for a coroutine (the pipelines' item runners): the same completion."""
+        ...
+
 
 def _sampling(spec: ModelSpec, overrides: dict[str, Any]) -> dict[str, Any]:
     params = {"temperature": spec.temperature, "top_p": spec.top_p, "max_tokens": spec.max_tokens}
@@ -142,22 +157,61 @@ class OpenAIBackend:
         if not spec.base_url:
             raise FatalError(f"model {spec.name!r}: the openai backend needs base_url")
         self.spec = spec
-        self.client = openai_client(spec)
+        self._async: tuple[asyncio.AbstractEventLoop, Any] | None = None
+
+    @cached_property
+    def client(self) -> Any:
+        """The synchronous ``openai.OpenAI``, for the Batch API's file and batch calls."""
+        return openai_client(self.spec)
+
+    def _async_client(self) -> Any:
+        """This backend's ``openai.AsyncOpenAI`` on the running loop (its connection pool belongs to that loop)."""
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            client = async_openai_client(self.spec)
+            aio.close_at_exit(client)
+            weakref.finalize(self, aio.close_soon, loop, client).atexit = False
+            self._async = (loop, client)
+        return self._async[1]
 
     def request_body(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> dict[str, Any]:
         """The JSON body of one chat-completions request (also a Batch API input line's ``body``)."""
         return chat_request_body(self.spec, messages, seed=seed, **overrides)
 
-    def generate(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> Completion:
+    async def agenerate(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> Completion:
         import httpx2
 
         body = self.request_body(messages, seed=seed, **overrides)
+        client = self._async_client()
         with translate_errors():
             # The client's documented call for a raw request: its retries, timeouts and errors, without typing the
             # body into its request models and back (half its CPU per request); we read the answer ourselves.
-            response = self.client.post("/chat/completions", body=body, cast_to=httpx2.Response)
-            content = response.read()
+            response = await client.post("/chat/completions", body=body, cast_to=httpx2.Response)
+            content = await response.aread()
         return parse_chat_response(content)
+
+    def generate(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> Completion:
+        return aio.run(self.agenerate(messages, seed=seed, **overrides))
+
+
+def _quiet_httpx() -> None:
+    quiet = logging.getLogger("httpx2")
+    if quiet.level == logging.NOTSET:  # one INFO line per request would drown the run's own log
+        quiet.setLevel(logging.WARNING)
+
+
+def _key_reader(spec: ModelSpec) -> Callable[[], str]:
+    """The key from ``api_key_env``, read on every call: a rotated key is the one the next request sends."""
+    variable = spec.api_key_env
+
+    def api_key() -> str:
+        key = os.environ.get(variable) if variable else None
+        if not key:
+            raise FatalError(f"environment variable {variable} is not set")
+        remember(key)  # its name need not say "key": scrubbers must know the value
+        return key
+
+    return api_key
 
 
 def chat_request_body(spec: ModelSpec, messages: Messages, *, seed: int | None = None, **overrides: Any) -> dict:
@@ -175,9 +229,7 @@ def openai_client(spec: ModelSpec) -> Any:
     """An ``openai.OpenAI`` for ``spec``: its timeout and retries, the key read from ``api_key_env`` per request."""
     import openai
 
-    quiet = logging.getLogger("httpx2")
-    if quiet.level == logging.NOTSET:  # one INFO line per request would drown the run's own log
-        quiet.setLevel(logging.WARNING)
+    _quiet_httpx()
     if not spec.api_key_env:
         # A local server without auth: as before, no Authorization header at all (the client insists on a key).
         http_client = openai.DefaultHttpxClient(event_hooks={"request": [_drop_authorization]})
@@ -188,19 +240,40 @@ def openai_client(spec: ModelSpec) -> Any:
             max_retries=spec.max_retries,
             http_client=http_client,
         )
-    variable = spec.api_key_env
-
-    def api_key() -> str:
-        key = os.environ.get(variable)
-        if not key:
-            raise FatalError(f"environment variable {variable} is not set")
-        remember(key)  # its name need not say "key": scrubbers must know the value
-        return key
-
+    api_key = _key_reader(spec)
     return openai.OpenAI(api_key=api_key, base_url=spec.base_url, timeout=spec.timeout, max_retries=spec.max_retries)
 
 
+def async_openai_client(spec: ModelSpec) -> Any:
+    """An ``openai.AsyncOpenAI`` for ``spec`` on the SDK's aiohttp transport: the same timeout, retries and key
+    reading as `openai_client`."""
+    import openai
+
+    _quiet_httpx()
+    hooks = {} if spec.api_key_env else {"request": [_adrop_authorization]}
+    http_client = openai.DefaultAioHttpClient(event_hooks=hooks)
+    if not spec.api_key_env:
+        api_key: Any = "unused"
+    else:
+        read = _key_reader(spec)
+
+        async def api_key() -> str:
+            return read()
+
+    return openai.AsyncOpenAI(
+        api_key=api_key,
+        base_url=spec.base_url,
+        timeout=spec.timeout,
+        max_retries=spec.max_retries,
+        http_client=http_client,
+    )
+
+
 def _drop_authorization(request: Any) -> None:
+    request.headers.pop("Authorization", None)
+
+
+async def _adrop_authorization(request: Any) -> None:
     request.headers.pop("Authorization", None)
 
 
@@ -219,10 +292,20 @@ def translate_errors() -> Iterator[None]:
             raise TransientError(f"HTTP {status}: {detail}", retry_after=retry_after) from None
         raise FatalError(f"HTTP {status}: {detail}") from None
     except openai.APIConnectionError as err:  # timeouts included
-        cause = err.__cause__ if err.__cause__ is not None else err
-        raise TransientError(scrub_error(f"request failed: {type(err).__name__}: {cause!r}")) from None
+        raise TransientError(scrub_error(f"request failed: {type(err).__name__}: {_root_cause(err)!r}")) from None
     except openai.OpenAIError as err:
         raise FatalError(scrub_error(f"openai client: {err}")) from None
+
+
+def _root_cause(err: BaseException) -> BaseException:
+    """The first exception of the chain (e.g. ``ConnectionRefusedError``): transports wrap it in their own, and the
+    aiohttp transport even reports a refused connection as a connect timeout."""
+    for _ in range(10):
+        below = err.__cause__ or err.__context__
+        if below is None:
+            break
+        err = below
+    return err
 
 
 def _parse_retry_after(value: str | None) -> float | None:
@@ -265,6 +348,9 @@ class TransformersBackend:
         self.model.eval()
         self._lock = threading.Lock()
 
+    async def agenerate(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> Completion:
+        return await asyncio.to_thread(self.generate, messages, seed=seed, **overrides)
+
     def generate(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> Completion:
         import torch
 
@@ -305,6 +391,9 @@ class VLLMBackend:
         self.spec = spec
         self.llm = LLM(model=spec.model_id, **spec.engine_kwargs)
         self._lock = threading.Lock()
+
+    async def agenerate(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> Completion:
+        return await asyncio.to_thread(self.generate, messages, seed=seed, **overrides)
 
     def generate(self, messages: Messages, *, seed: int | None = None, **overrides: Any) -> Completion:
         from vllm import SamplingParams

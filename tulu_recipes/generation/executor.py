@@ -11,19 +11,25 @@ Rules:
   the run goes on. Failed items are not "finished": the next run tries them again.
 - Nothing written or logged holds a secret: records pass through `scrub_values`, error texts (in failure records
   and retry/failure logs) through `scrub_error`, whichever backend or HTTP client raised them.
+- Items run as tasks on the generation event loop (:mod:`.aio`), at most ``max_concurrency`` at a time (an
+  ``asyncio.Semaphore``): a coroutine function (the pipelines' item runners, awaiting ``Backend.agenerate``) runs on
+  the loop itself, so 64 requests in flight cost no threads; a plain function runs in a pool of ``max_concurrency``
+  threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import inspect
 import json
 import logging
 import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +37,7 @@ from typing import Any
 from tulu_recipes.config import RecipeError
 from tulu_recipes.secrets import scrub_error, scrub_values
 
+from . import aio
 from .backends import TransientError
 
 logger = logging.getLogger(__name__)
@@ -201,38 +208,56 @@ def require_progress(summary: RunSummary, output_path: str | Path, endpoints: It
 
 def run_items(
     items: Iterable[dict[str, Any]],
-    fn: Callable[[dict[str, Any]], dict[str, Any]],
+    fn: Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]],
     output_path: str | Path,
     *,
     max_concurrency: int = 8,
     retry: RetryPolicy | None = None,
     desc: str = "generating",
     progress: bool = True,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], Any] = asyncio.sleep,
 ) -> RunSummary:
     """Run ``fn`` on every unfinished item, ``max_concurrency`` at a time, appending results to
-    ``output_path``. ``fn`` returns a JSON-serializable dict; an optional ``usage`` key
-    ``{"prompt_tokens", "completion_tokens"}`` is summed into the summary."""
+    ``output_path``. ``fn`` (a coroutine function, or a plain one run in threads) returns a JSON-serializable dict;
+    an optional ``usage`` key ``{"prompt_tokens", "completion_tokens"}`` is summed into the summary. ``sleep``
+    waits out a retry's backoff (awaited when it returns an awaitable)."""
+    slots = max(1, max_concurrency)
+    return aio.run(_run_items(items, fn, Path(output_path), slots, retry or RetryPolicy(), desc, progress, sleep))
+
+
+async def _run_items(
+    items: Iterable[dict[str, Any]],
+    fn: Callable[[dict[str, Any]], Any],
+    output_path: Path,
+    slots: int,
+    retry: RetryPolicy,
+    desc: str,
+    progress: bool,
+    sleep: Callable[[float], Any],
+) -> RunSummary:
     from tqdm.auto import tqdm
 
-    retry = retry or RetryPolicy()
-    output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     repair_jsonl(output_path)
     finished = {record["id"] for record in read_records(output_path)}
     summary = RunSummary()
     start = time.monotonic()
+    pool = None if inspect.iscoroutinefunction(fn) else ThreadPoolExecutor(max_workers=slots)
+    loop = asyncio.get_running_loop()
 
-    def attempt(item: dict[str, Any], key: str) -> tuple[dict[str, Any] | None, BaseException | None, int]:
+    async def attempt(item: dict[str, Any], key: str) -> tuple[dict[str, Any] | None, BaseException | None, int]:
         retries = 0
         while True:
             try:
-                return fn(item), None, retries
+                output = await (fn(item) if pool is None else loop.run_in_executor(pool, fn, item))
+                return output, None, retries
             except TransientError as err:
                 if retries >= retry.max_retries:
                     return None, err, retries
                 logger.debug("item %s: %s, retry %d", key, scrub_error(repr(err)), retries + 1)
-                sleep(retry.delay(key, retries, err.retry_after))
+                paused = sleep(retry.delay(key, retries, err.retry_after))
+                if inspect.isawaitable(paused):
+                    await paused
                 retries += 1
             except Exception as err:  # noqa: BLE001 - one bad item must not stop the run
                 return None, err, retries
@@ -241,30 +266,29 @@ def run_items(
     bar = tqdm(total=total, desc=desc, disable=not progress, dynamic_ncols=True)
     results = _Appender(output_path)
     failures = _Appender(failures_path(output_path), mode="w")
-    in_flight: dict[Future, tuple[str, dict[str, Any]]] = {}
+    slots_free = asyncio.Semaphore(slots)
+    tasks: set[asyncio.Task] = set()
 
-    def collect(block_until: int) -> None:
-        while len(in_flight) > block_until:
-            done_futures, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-            for future in done_futures:
-                key, item = in_flight.pop(future)
-                output, error, retries = future.result()
-                summary.retries += retries
-                if error is None:
-                    results.write({"id": key, "input": item, "output": output})
-                    usage = (output or {}).get("usage") or {}
-                    summary.prompt_tokens += int(usage.get("prompt_tokens", 0))
-                    summary.completion_tokens += int(usage.get("completion_tokens", 0))
-                    summary.done += 1
-                else:
-                    message = scrub_error(repr(error))
-                    failures.write({"id": key, "input": item, "error": message, "retries": retries})
-                    logger.warning("item %s failed after %d retries: %s", key, retries, message)
-                    summary.failed += 1
-                bar.update(1)
-                bar.set_postfix(done=summary.done, failed=summary.failed, refresh=False)
+    async def run_one(item: dict[str, Any], key: str) -> None:
+        try:
+            output, error, retries = await attempt(item, key)
+        finally:
+            slots_free.release()
+        summary.retries += retries
+        if error is None:
+            results.write({"id": key, "input": item, "output": output})
+            usage = (output or {}).get("usage") or {}
+            summary.prompt_tokens += int(usage.get("prompt_tokens", 0))
+            summary.completion_tokens += int(usage.get("completion_tokens", 0))
+            summary.done += 1
+        else:
+            message = scrub_error(repr(error))
+            failures.write({"id": key, "input": item, "error": message, "retries": retries})
+            logger.warning("item %s failed after %d retries: %s", key, retries, message)
+            summary.failed += 1
+        bar.update(1)
+        bar.set_postfix(done=summary.done, failed=summary.failed, refresh=False)
 
-    pool = ThreadPoolExecutor(max_workers=max(1, max_concurrency))
     try:
         for item in items:
             summary.total += 1
@@ -274,11 +298,17 @@ def run_items(
                 bar.update(1)
                 continue
             finished.add(key)  # also drops duplicate inputs within this run
-            in_flight[pool.submit(attempt, item, key)] = (key, item)
-            collect(block_until=2 * max(1, max_concurrency))
-        collect(block_until=0)
+            await slots_free.acquire()
+            task = asyncio.create_task(run_one(item, key))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        await asyncio.gather(*tasks)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if pool is not None:  # no wait: a thread of a cancelled run may itself be waiting for this loop
+            pool.shutdown(wait=False, cancel_futures=True)
         results.close()
         failures.close()
         bar.close()

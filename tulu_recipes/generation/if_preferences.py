@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,19 +126,19 @@ def clean_rewrite(text: str) -> str:
     return strip_quotes(text)
 
 
-def make_worker(rewrite_backend: Any, response_backend: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def make_worker(rewrite_backend: Any, response_backend: Any) -> Callable[[dict], Awaitable[dict]]:
     """Rewrite the last user turn, then answer the original and the relaxed conversation."""
 
-    def work(item: dict[str, Any]) -> dict[str, Any]:
+    async def work(item: dict[str, Any]) -> dict[str, Any]:
         seed = int(item_id(item)[:8], 16)
         prompt = item["prompt"]
         ask = render(item["template"], instruction=prompt[-1]["content"], constraint=item["constraint"])
-        rewrite = rewrite_backend.generate([{"role": "user", "content": ask}], seed=seed)
+        rewrite = await rewrite_backend.agenerate([{"role": "user", "content": ask}], seed=seed)
         relaxed = clean_rewrite(rewrite.text)
         if not relaxed:
             raise MalformedOutputError("the rewrite model returned an empty request")
-        chosen = response_backend.generate(prompt, seed=seed)
-        rejected = response_backend.generate([*prompt[:-1], {"role": "user", "content": relaxed}], seed=seed)
+        chosen = await response_backend.agenerate(prompt, seed=seed)
+        rejected = await response_backend.agenerate([*prompt[:-1], {"role": "user", "content": relaxed}], seed=seed)
         if not chosen.text.strip() or not rejected.text.strip():
             raise MalformedOutputError("the response model returned an empty answer")
         calls = (rewrite, chosen, rejected)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,9 +144,9 @@ def judge_item(config: PreferencesConfig, judge: str, prompt: Messages, response
     }
 
 
-def make_completion_worker(backends: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    def work(item: dict[str, Any]) -> dict[str, Any]:
-        completion = backends[item["model"]].generate(item["prompt"], seed=int(item_id(item)[:8], 16))
+def make_completion_worker(backends: dict[str, Any]) -> Callable[[dict], Awaitable[dict]]:
+    async def work(item: dict[str, Any]) -> dict[str, Any]:
+        completion = await backends[item["model"]].agenerate(item["prompt"], seed=int(item_id(item)[:8], 16))
         if not completion.text.strip():
             raise MalformedOutputError(f"{item['model']} returned an empty completion")
         return {
@@ -174,10 +174,10 @@ def judgment(item: dict[str, Any], completion: Completion) -> dict[str, Any]:
     }
 
 
-def make_judge_worker(judge: Any, templates_dir: str | None, temperature: float) -> Callable[[dict], dict]:
-    def work(item: dict[str, Any]) -> dict[str, Any]:
+def make_judge_worker(judge: Any, templates_dir: str | None, temperature: float) -> Callable[[dict], Awaitable[dict]]:
+    async def work(item: dict[str, Any]) -> dict[str, Any]:
         messages = judge_messages(item["aspect"], item["prompt"], item["response"], templates_dir)
-        return judgment(item, judge.generate(messages, temperature=temperature))
+        return judgment(item, await judge.agenerate(messages, temperature=temperature))
 
     return work
 

@@ -14,7 +14,7 @@ import csv
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,18 +148,19 @@ def strip_quotes(text: str) -> str:
     return text
 
 
-def make_worker(prompt_backend: Any, response_backend: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def make_worker(prompt_backend: Any, response_backend: Any) -> Callable[[dict], Awaitable[dict]]:
     """The per-item function: write the prompt, answer it, attach the ground truth."""
 
-    def work(item: dict[str, Any]) -> dict[str, Any]:
+    async def work(item: dict[str, Any]) -> dict[str, Any]:
         seed = int(item_id(item)[:8], 16)
         values = {"persona": item["persona"], "constraint": item.get("constraint", "")}
-        asked = prompt_backend.generate([{"role": "user", "content": render(item["template"], **values)}], seed=seed)
+        ask = [{"role": "user", "content": render(item["template"], **values)}]
+        asked = await prompt_backend.agenerate(ask, seed=seed)
         prompt = strip_quotes(asked.text)
         if not prompt:
             raise MalformedOutputError("the prompt model returned an empty request")
         user_turn = f"{prompt}\n\n{item['constraint']}" if item.get("constraint") else prompt
-        answer = response_backend.generate([{"role": "user", "content": user_turn}], seed=seed)
+        answer = await response_backend.agenerate([{"role": "user", "content": user_turn}], seed=seed)
         if not answer.text.strip():
             raise MalformedOutputError("the response model returned an empty answer")
         ground_truth = None

@@ -6,17 +6,17 @@ it answers ``/v1/models``, keeps up to ``max_concurrent_generations`` requests i
 connections, stops the server at the end of the task, and writes each document with its results
 (``inference/<rank>/<model>/``, a log of that run).
 
-What stays ours, and why: a task serves one model, so its items are grouped by model (the preference pool: one
-server after the other; synthesis and persona-IF: one model writes and answers). Hosted APIs (the pool's GPT-4o,
-the judge) are no model to serve: they keep their own backend (``inference_config.served``). Each item is a
-``Document`` whose id is the item's stable id; the rollout runs the stage's own per-item function (prompt building,
-per-item seeds, empty-answer checks) in a thread, with a backend whose requests are the bodies the ``openai``
-backend sends (``chat_request_body``), handed to datatrove's ``generate`` callback. Each finished item is appended to
-the task's item cache, the same ``{"id", "input", "output"}`` lines the embedded executor writes, so a killed task
-loses at most the items in flight and a rerun asks only for the rest (datatrove's own checkpoints resume by document
-position and would hold a second copy). The stage's entry point then runs on the task's rows with backends that only
-read that cache: judging, pairing, verification and the output rows are today's code, so the bytes are the embedded
-path's. An item that still fails is counted as failed, and the task is re-opened on the next run, as before.
+What stays ours, and why: a task serves one model, so its items are grouped by model (the preference pool: one server
+after the other; synthesis and persona-IF: one model writes and answers). Hosted APIs (the pool's GPT-4o, the judge) are
+no model to serve: they keep their own backend (``inference_config.served``). Each item is a ``Document`` whose id is
+the item's stable id; the rollout runs the stage's own per-item coroutine (prompt building, per-item seeds, empty-answer
+checks) on the generation event loop, from a thread that keeps the retry waits, with a backend whose requests are the
+bodies the ``openai`` backend sends (``chat_request_body``), handed to datatrove's ``generate`` callback. Each finished
+item is appended to the task's item cache, the same ``{"id", "input", "output"}`` lines the embedded executor writes, so
+a killed task loses at most the items in flight and a rerun asks only for the rest (datatrove's own checkpoints resume
+by document position and would hold a second copy). The stage's entry point then runs on the task's rows with backends
+that only read that cache: judging, pairing, verification and the output rows are today's code, so the bytes are the
+embedded path's. An item that still fails is counted as failed, and the task is re-opened on the next run, as before.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,7 +40,7 @@ from datatrove.pipeline.inference.run_inference import InferenceConfig, Inferenc
 from datatrove.pipeline.inference.types import InferenceError, ServerError
 from datatrove.pipeline.writers import JsonlWriter
 
-from tulu_recipes.generation import if_preferences, preferences, synthesize
+from tulu_recipes.generation import aio, if_preferences, preferences, synthesize
 from tulu_recipes.generation.backends import (
     Completion,
     FatalError,
@@ -56,7 +56,7 @@ from .inference_config import InferenceRunnerConfig, served
 
 logger = logging.getLogger(__name__)
 
-Worker = Callable[[dict[str, Any]], dict[str, Any]]
+Worker = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]  # the stage's per-item coroutine function
 
 
 @dataclass(frozen=True)
@@ -108,15 +108,18 @@ def plan(stage: str, config: Any, inference: InferenceRunnerConfig) -> list[Mode
 class RunnerBackend:
     """A backend for one rollout: the ``openai`` backend's request body, sent by datatrove's ``generate`` callback.
 
-    ``generate`` is called from the worker thread and awaited on the runner's event loop."""
+    ``agenerate`` runs on the generation event loop (the stage's per-item coroutine) and awaits the callback on the
+    runner's event loop."""
 
     def __init__(self, spec: ModelSpec, generate: Callable, loop: asyncio.AbstractEventLoop) -> None:
         self.spec, self._generate, self._loop = spec, generate, loop
 
-    def generate(self, messages: list[dict[str, str]], *, seed: int | None = None, **overrides: Any) -> Completion:
+    async def agenerate(
+        self, messages: list[dict[str, str]], *, seed: int | None = None, **overrides: Any
+    ) -> Completion:
         body = chat_request_body(self.spec, messages, seed=seed, **overrides)
         try:
-            result = asyncio.run_coroutine_threadsafe(self._generate(body), self._loop).result()
+            result = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._generate(body), self._loop))
         except InferenceError as err:  # datatrove's: a 4xx, or a request that failed its own retries
             message = scrub_error(str(err.error))
             raise (FatalError if "BadRequestError" in message else TransientError)(message) from None
@@ -136,7 +139,7 @@ class CachedOnly:
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
 
-    def generate(self, *args: Any, **kwargs: Any) -> Completion:
+    async def agenerate(self, *args: Any, **kwargs: Any) -> Completion:
         raise FatalError(f"{self.spec.name}: no answer from datatrove's inference runner (see the task log)")
 
 
@@ -145,7 +148,7 @@ def _attempt(work: Worker, item: dict[str, Any], key: str, retry: RetryPolicy) -
     server died) propagates: datatrove fails the task, and the rerun starts a new server."""
     for attempt in count():
         try:
-            return work(item)
+            return aio.run(work(item))  # the stage's per-item coroutine, on the generation event loop
         except TransientError as err:
             if attempt >= retry.max_retries:
                 logger.warning("item %s failed after %d retries: %s", key, attempt, scrub_error(repr(err)))
