@@ -22,12 +22,14 @@ Each variant has its own copy of the model. Round 0 is a greedy warm-up on the f
 variant's first-call cost (compilation included) and its tokens are compared with `dynamic`'s (`greedy same`).
 Rounds 1..R sample (seed = round, same for every variant) on fresh prompts each round, so prompt lengths change as
 in training (a compiled variant recompiles if a new shape needs it; those seconds stay in its rounds), in the
-interleaved order A B C A B C ...; `sampled same` compares their tokens with `dynamic`'s. Columns: median, min and
-max tokens/s over the rounds, by wall clock and by CPU time (this process's and the C++ compiler's it runs; one
-thread, inductor compiling in-process: on a shared machine CPU time is what an idle core would take, wall time is what this run got);
-`first call` s; `setup` = the first call's CPU time minus a steady call's; `30 steps` = the estimated sampling CPU
-time of a 30-step GRPO run (setup + 30 steady calls) and its ratio to `dynamic`'s. The machine is shared: the
-1-minute load average is printed at the start, per call and at the end.
+interleaved order A B C A B C ...; `sampled same` compares their tokens with `dynamic`'s.
+
+Columns: median, min and max tokens/s over the rounds, by wall clock and by CPU time (this process's and the C++
+compiler's it runs; one thread, inductor compiling in-process: on a shared machine CPU time approximates what an
+idle core would take, wall time is what this run got); `first call` s; `setup` = the first call's CPU time minus a
+steady call's; `30 steps` = the estimated sampling CPU time of a 30-step GRPO run (setup + 30 steady calls) and its
+ratio to `dynamic`'s. The machine is shared: the 1-minute load average is printed at the start, per call and at
+the end.
 """
 
 from __future__ import annotations
