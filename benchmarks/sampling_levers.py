@@ -199,6 +199,7 @@ def main() -> None:
         label = f"{batch_name} {prompts * repeat} x {args.tokens}"
         print(f"{label}: prompt lengths {[b['input_ids'].size(1) for b in batches]}", flush=True)
         tables.append(table(label, measure(variants, batches, args.tokens, tokenizer.pad_token_id)))
+        print("\n" + tables[-1] + "\n", flush=True)  # each batch's table as soon as it is done
     print(f"\nload at end {load_average()}; {args.rounds} sampled rounds per variant, interleaved\n")
     print("\n\n".join(tables))
 
