@@ -175,6 +175,7 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")  # compile in this process: its CPU time counts
+    os.environ.setdefault("TORCHINDUCTOR_FORCE_DISABLE_CACHES", "1")  # a cold compile each run, as a fresh machine
     import torch
     import transformers
     from transformers import AutoTokenizer
