@@ -28,8 +28,9 @@ step on it), with `--threads` torch threads. Columns:
   printed too: on a shared machine compare rows of one run only.
 
 `trl-grpo` is TRL's `GRPOTrainer` with `GRPOConfig` from the same recipe values (no no-EOS penalty: TRL has none)
-and the same verifier: the `overhead` column is the project's GRPO wall time over it, for project rows doing the
-same work (no overrides, or only `active_sampling: false`: TRL has no active sampling, which generates more).
+and the same verifier: the `overhead` column is the project's GRPO wall time over it (and per generated token, as
+the two sample different lengths from the same seed), for project rows doing the
+same work (only `active_sampling: false`: the recipes turn active sampling on, TRL has none, and it generates more).
 """
 
 from __future__ import annotations
@@ -290,7 +291,7 @@ def label(row: dict) -> str:
 
 def same_work(row: dict) -> bool:
     """A project GRPO row that does the work TRL's GRPOTrainer does (active sampling generates more)."""
-    return row["algorithm"] == "grpo" and row.get("overrides", {}) in ({}, {"active_sampling": False})
+    return row["algorithm"] == "grpo" and row.get("overrides", {}) == {"active_sampling": False}
 
 
 def pairing_key(row: dict) -> tuple:
@@ -304,7 +305,7 @@ def table(rows: list[dict], ceiling: dict[int, float]) -> str:
         + " | other | sample %ceil | train %ceil | overhead | load |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    trl_wall = {pairing_key(r): r["wall"] / max(r["rollouts"], 1) for r in rows if r["algorithm"] == "trl-grpo"}
+    trl = {pairing_key(r): r for r in rows if r["algorithm"] == "trl-grpo"}
     for r in rows:
         wall = max(r["wall"], 1e-9)
         phases = r["phases"]
@@ -316,8 +317,10 @@ def table(rows: list[dict], ceiling: dict[int, float]) -> str:
         train_share = r["train_flops"] / max(phases.get("fwd+bwd", 0.0), 1e-9) / roof
         key = pairing_key(r)
         overhead = ""
-        if same_work(r) and key in trl_wall:
-            overhead = f"{r['wall'] / max(r['rollouts'], 1) / trl_wall[key]:.2f}"
+        if same_work(r) and key in trl:  # per step, and per generated token (sampled lengths differ run to run)
+            theirs = trl[key]
+            per_token = (r["wall"] / max(r["tokens"], 1)) / (theirs["wall"] / max(theirs["tokens"], 1))
+            overhead = f"{r['wall'] / theirs['wall']:.2f} ({per_token:.2f}/tok)"
         lines.append(
             f"| {r['model']} | {label(r)} | {r['precision']} | {r['threads']} | "
             f"{60 * r['completions'] / wall:.1f} | {r['tokens'] / wall:.0f} | "
