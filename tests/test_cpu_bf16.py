@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,21 @@ def test_torch_threads_sets_the_thread_count_before_loading(tmp_path, monkeypatc
     finally:
         torch.set_num_threads(previous)
     with pytest.raises(ValueError, match="torch_threads"):
+        parse(recipe(tmp_path, torch_threads=-1))
+
+
+@pytest.mark.parametrize(("load", "expected"), [(0.3, 4), (1.0, 3), (2.6, 1), (9.0, 1)])
+def test_torch_threads_0_takes_the_cores_the_load_leaves_idle(tmp_path, monkeypatch, load, expected):
+    """4 usable cores: an idle machine gets 4 threads, one busy core 3, a load above the core count still 1."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1 if expected != 1 else 2)
         parse(recipe(tmp_path, torch_threads=0))
+        assert torch.get_num_threads() == expected
+    finally:
+        torch.set_num_threads(previous)
 
 
 def test_this_machines_cpu_is_detected_from_its_flags(monkeypatch):

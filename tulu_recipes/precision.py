@@ -7,13 +7,17 @@ the CPU can run bf16 fast: oneDNN emulates bf16 matmuls on CPUs without AVX512-B
 than fp32. `check_cpu_bf16` turns `bf16: true` off there with a one-line warning (or refuses the recipe when
 `require_cpu_bf16: true`), before any model loads. The PPO value model, which accelerate does not prepare, is run
 under the same autocast by `TuluPPOTrainer`; the sampler's log-probs and the mismatch are `trainers.mismatch`.
-`torch_threads` (a recipe field) sets torch's CPU threads before any model loads: on a shared 2-core machine one
-thread ran a SmolLM2 GRPO step 4.5x faster than two (benchmarks/rlvr_throughput.py).
+`torch_threads` (a recipe field) sets torch's CPU threads before any model loads. Which count is faster depends on the
+neighbours (benchmarks/rlvr_throughput.py, SmolLM2 GRPO, bf16): on 2 idle cores two threads ran a step 1.8x faster
+than one, beside one busy core one thread ran it 1.7x faster than two (a thread that waits for a busy core stalls
+every matmul). `torch_threads: 0` picks at start: the cores this process may use minus the 1-minute load average,
+rounded, at least 1.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import platform
 from collections.abc import Iterable
 from typing import Any
@@ -74,14 +78,23 @@ def check_cpu_bf16(configs: Iterable[Any]) -> None:
         training_args.mixed_precision = "no"
 
 
+def idle_cores() -> int:
+    """The cores this process may run on minus the 1-minute load average (rounded), at least 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores - round(os.getloadavg()[0]))
+
+
 def apply_torch_threads(configs: Iterable[Any]) -> None:
-    """`torch_threads: N` sets torch's CPU threads before any model loads (RecipeError below 1)."""
+    """`torch_threads: N` sets torch's CPU threads before any model loads; 0 picks the idle cores (below 0: error)."""
     from tulu_recipes.config import RecipeError
 
     for config in configs:
         threads = getattr(config, "torch_threads", None)
         if threads is None:
             continue
-        if not isinstance(threads, int) or threads < 1:
-            raise RecipeError(f"torch_threads must be a positive number of threads, got {threads!r}")
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
+            raise RecipeError(f"torch_threads must be 0 (the idle cores) or a number of threads, got {threads!r}")
+        if threads == 0:
+            threads = idle_cores()
+            logger.info("torch_threads: 0 -> %d thread(s) (1-minute load average %.2f)", threads, os.getloadavg()[0])
         torch.set_num_threads(threads)

@@ -70,8 +70,8 @@ class TuluScriptArguments(ScriptArguments):
     torch_threads: int | None = field(
         default=None,
         metadata={
-            "help": "torch CPU threads (torch.set_num_threads) for the run; null keeps torch's default (all cores). "
-            "On a shared machine 1 can be several times faster (benchmarks/rlvr_throughput.py)."
+            "help": "torch CPU threads (torch.set_num_threads) for the run; 0: the idle cores at start (cores minus "
+            "the 1-minute load average, at least 1); null keeps torch's default (all cores)."
         },
     )
     require_cpu_bf16: bool = field(

@@ -27,17 +27,19 @@ if [ -z "${BASE:-}" ] && [ ! -f "$base/config.json" ]; then
   stamp
 fi
 
-# Two lanes, one core each (the RLVR recipes set torch_threads: 1; the lane-B tools get OMP_NUM_THREADS=1):
+# Two lanes, one core each (the RLVR stages get --torch_threads 1; the lane-B tools get OMP_NUM_THREADS=1):
 # lane A trains GRPO then PPO, lane B builds the on-policy pairs, then DPO, the reward model and PPO-RM.
-# Each stage's wall time is printed in its lane's log. LANES=1 runs them one after the other instead.
+# Each stage's wall time is printed in its lane's log. LANES=1 runs them one after the other instead, each RLVR
+# stage on the threads its recipe picks (torch_threads: 0, the idle cores).
+if [ "${LANES:-2}" = 1 ]; then lane_threads=(); else lane_threads=(--torch_threads 1); fi
 lane_a() {
   echo "== 1 RLVR with GRPO (IFEval verifier) =="
   finished "$out/rlvr-grpo/model.safetensors" || "$py" -m tulu_recipes.stages.rlvr "$here/rlvr-grpo.yaml" --model_name_or_path "$base" --output_dir "$out/rlvr-grpo" \
-    --disable_tqdm true
+    --disable_tqdm true "${lane_threads[@]}"
   stamp
   echo "== 2 RLVR with PPO (value model from the policy) =="
   finished "$out/rlvr-ppo/model.safetensors" || "$py" -m tulu_recipes.stages.rlvr "$here/rlvr-ppo.yaml" --model_name_or_path "$base" --output_dir "$out/rlvr-ppo" \
-    --disable_tqdm true
+    --disable_tqdm true "${lane_threads[@]}"
   stamp
 }
 lane_b() {
@@ -55,7 +57,7 @@ lane_b() {
     --output_dir "$out/reward_model" --disable_tqdm true
   stamp
   finished "$out/rlvr-ppo-rm/model.safetensors" || "$py" -m tulu_recipes.stages.rlvr "$here/rlvr-ppo-rm.yaml" --model_name_or_path "$base" \
-    --value_model_path "$out/reward_model" --output_dir "$out/rlvr-ppo-rm" --disable_tqdm true
+    --value_model_path "$out/reward_model" --output_dir "$out/rlvr-ppo-rm" --disable_tqdm true "${lane_threads[@]}"
   stamp
 }
 if [ "${LANES:-2}" = 1 ]; then
