@@ -130,7 +130,7 @@ def run_stage(stage: str, recipe: dict, tmp_path: Path, output: str, *extra: str
     from tulu_recipes.pipelines.cli import if_preferences_main, preferences_main, synthesize_main
 
     main = {"synthesize": synthesize_main, "preferences": preferences_main, "if-preferences": if_preferences_main}
-    path = tmp_path / f"{stage}.yaml"
+    path = tmp_path / f"{stage}-{output}.yaml"
     path.write_text(yaml.safe_dump({**recipe, "output_path": str(tmp_path / output)}))
     run_cli(main[stage], [str(path), *extra])
     return tmp_path / output

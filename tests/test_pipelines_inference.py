@@ -13,37 +13,24 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
 
 pytest.importorskip("datatrove")
 pytest.importorskip("httpx")
 
-from tulu_recipes.config import run_cli  # noqa: E402
 from tulu_recipes.pipelines import executors  # noqa: E402
 
 try:
     from tests.openai_server import ChatServer, Reply, last_user_text
     from tests.test_generation_if_preferences import ROWS as IF_ROWS
     from tests.test_generation_if_preferences import respond as if_respond
-    from tests.test_pipelines import QUALITY, prefs_respond, synth_responder
+    from tests.test_pipelines import LOCAL, QUALITY, prefs_respond, run_stage, synth_responder
 except ImportError:  # tests/ is not a package: pytest puts it on sys.path
     from openai_server import ChatServer, Reply, last_user_text
     from test_generation_if_preferences import ROWS as IF_ROWS
     from test_generation_if_preferences import respond as if_respond
-    from test_pipelines import QUALITY, prefs_respond, synth_responder
+    from test_pipelines import LOCAL, QUALITY, prefs_respond, run_stage, synth_responder
 
-LOCAL = ["--executor", "local", "--tasks", "4", "--workers", "2"]
 SERVED_SCRIPT = Path(__file__).with_name("_served_loopback.py")
-
-
-def run_stage(stage: str, recipe: dict, tmp_path: Path, output: str, *extra: str) -> Path:
-    from tulu_recipes.pipelines.cli import if_preferences_main, preferences_main, synthesize_main
-
-    main = {"synthesize": synthesize_main, "preferences": preferences_main, "if-preferences": if_preferences_main}
-    path = tmp_path / f"{stage}-{output}.yaml"
-    path.write_text(yaml.safe_dump({**recipe, "output_path": str(tmp_path / output)}))
-    run_cli(main[stage], [str(path), *extra])
-    return tmp_path / output
 
 
 def endpoint(server: ChatServer) -> list[str]:
