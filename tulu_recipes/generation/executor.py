@@ -206,6 +206,34 @@ def require_progress(summary: RunSummary, output_path: str | Path, endpoints: It
     )
 
 
+async def call_with_retries(
+    call: Callable[[], Awaitable[Any]],
+    key: str,
+    retry: RetryPolicy,
+    sleep: Callable[[float], Any] = asyncio.sleep,
+    reraise: tuple[type[BaseException], ...] = (),
+) -> tuple[Any, BaseException | None, int]:
+    """``await call()``, retrying a ``TransientError`` by ``retry`` (``sleep`` waits out the backoff, awaited when it
+    returns an awaitable): ``(output, None, retries)``, or ``(None, error, retries)`` when it still fails. Exceptions
+    in ``reraise`` propagate; any other one is that item's failure (one bad item must not stop the run)."""
+    retries = 0
+    while True:
+        try:
+            return await call(), None, retries
+        except TransientError as err:
+            if retries >= retry.max_retries:
+                return None, err, retries
+            logger.debug("item %s: %s, retry %d", key, scrub_error(repr(err)), retries + 1)
+            paused = sleep(retry.delay(key, retries, err.retry_after))
+            if inspect.isawaitable(paused):
+                await paused
+            retries += 1
+        except reraise:
+            raise
+        except Exception as err:  # noqa: BLE001 - one bad item must not stop the run
+            return None, err, retries
+
+
 def run_items(
     items: Iterable[dict[str, Any]],
     fn: Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]],
@@ -245,22 +273,9 @@ async def _run_items(
     pool = None if inspect.iscoroutinefunction(fn) else ThreadPoolExecutor(max_workers=slots)
     loop = asyncio.get_running_loop()
 
-    async def attempt(item: dict[str, Any], key: str) -> tuple[dict[str, Any] | None, BaseException | None, int]:
-        retries = 0
-        while True:
-            try:
-                output = await (fn(item) if pool is None else loop.run_in_executor(pool, fn, item))
-                return output, None, retries
-            except TransientError as err:
-                if retries >= retry.max_retries:
-                    return None, err, retries
-                logger.debug("item %s: %s, retry %d", key, scrub_error(repr(err)), retries + 1)
-                paused = sleep(retry.delay(key, retries, err.retry_after))
-                if inspect.isawaitable(paused):
-                    await paused
-                retries += 1
-            except Exception as err:  # noqa: BLE001 - one bad item must not stop the run
-                return None, err, retries
+    def attempt(item: dict[str, Any], key: str) -> Awaitable[tuple[Any, BaseException | None, int]]:
+        call = (lambda: fn(item)) if pool is None else (lambda: loop.run_in_executor(pool, fn, item))
+        return call_with_retries(call, key, retry, sleep)
 
     total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
     bar = tqdm(total=total, desc=desc, disable=not progress, dynamic_ncols=True)

@@ -10,13 +10,14 @@ What stays ours, and why: a task serves one model, so its items are grouped by m
 after the other; synthesis and persona-IF: one model writes and answers). Hosted APIs (the pool's GPT-4o, the judge) are
 no model to serve: they keep their own backend (``inference_config.served``). Each item is a ``Document`` whose id is
 the item's stable id; the rollout runs the stage's own per-item coroutine (prompt building, per-item seeds, empty-answer
-checks) on the generation event loop, from a thread that keeps the retry waits, with a backend whose requests are the
-bodies the ``openai`` backend sends (``chat_request_body``), handed to datatrove's ``generate`` callback. Each finished
-item is appended to the task's item cache, the same ``{"id", "input", "output"}`` lines the embedded executor writes, so
-a killed task loses at most the items in flight and a rerun asks only for the rest (datatrove's own checkpoints resume
-by document position and would hold a second copy). The stage's entry point then runs on the task's rows with backends
-that only read that cache: judging, pairing, verification and the output rows are today's code, so the bytes are the
-embedded path's. An item that still fails is counted as failed, and the task is re-opened on the next run, as before.
+checks) on the generation event loop with the executor's retries (``call_with_retries``) and a backend whose requests
+are the bodies the ``openai`` backend sends (``chat_request_body``), handed to datatrove's ``generate`` callback. Each
+finished item is appended to the task's item cache, the same ``{"id", "input", "output"}`` lines the embedded executor
+writes, so a killed task loses at most the items in flight and a rerun asks only for the rest (datatrove's own
+checkpoints resume by document position and would hold a second copy). The stage's entry point then runs on the task's
+rows with backends that only read that cache: judging, pairing, verification and the output rows are today's code, so
+the bytes are the embedded path's. An item that still fails is counted as failed, and the task is re-opened on the next
+run, as before.
 """
 
 from __future__ import annotations
@@ -26,12 +27,10 @@ import copy
 import logging
 import os
 import re
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +48,14 @@ from tulu_recipes.generation.backends import (
     chat_request_body,
     make_backend,
 )
-from tulu_recipes.generation.executor import RetryPolicy, _Appender, item_id, read_records, repair_jsonl
+from tulu_recipes.generation.executor import (
+    RetryPolicy,
+    _Appender,
+    call_with_retries,
+    item_id,
+    read_records,
+    repair_jsonl,
+)
 from tulu_recipes.secrets import scrub_error
 
 from .inference_config import InferenceRunnerConfig, served
@@ -144,22 +150,13 @@ class CachedOnly:
 
 
 def _attempt(work: Worker, item: dict[str, Any], key: str, retry: RetryPolicy) -> dict[str, Any] | None:
-    """``work(item)`` with the executor's retry policy; None (logged) when it still fails. A ``ServerError`` (the
-    server died) propagates: datatrove fails the task, and the rerun starts a new server."""
-    for attempt in count():
-        try:
-            return aio.run(work(item))  # the stage's per-item coroutine, on the generation event loop
-        except TransientError as err:
-            if attempt >= retry.max_retries:
-                logger.warning("item %s failed after %d retries: %s", key, attempt, scrub_error(repr(err)))
-                return None
-            time.sleep(retry.delay(key, attempt, err.retry_after))
-        except ServerError:
-            raise
-        except Exception as err:  # noqa: BLE001 - one bad item must not stop the task (as in run_items)
-            logger.warning("item %s failed: %s", key, scrub_error(repr(err)))
-            return None
-    return None
+    """``work(item)`` on the generation event loop with the executor's retries; None (logged) when it still fails.
+    A ``ServerError`` (the server died) propagates: datatrove fails the task, and the rerun starts a new server."""
+    call = call_with_retries(lambda: work(item), key, retry, reraise=(ServerError,))
+    output, error, retries = aio.run(call)
+    if error is not None:
+        logger.warning("item %s failed after %d retries: %s", key, retries, scrub_error(repr(error)))
+    return output
 
 
 def _slug(name: str) -> str:
