@@ -167,14 +167,19 @@ def prefs_respond(request: dict) -> Reply:
     return Reply(content=f"Rating: {QUALITY[model]}")
 
 
-def test_preferences_on_datatrove_writes_the_embedded_pairs(tmp_path: Path) -> None:
+def prefs_recipe(tmp_path: Path, server: ChatServer) -> dict:
+    """A preferences recipe: 6 prompts, the QUALITY pool two at a time and a judge, all answered by ``server``."""
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"messages": f"question {i}"}) + "\n" for i in range(6)))
+    pool = [{"name": name, "base_url": server.base_url} for name in QUALITY]
+    judge = {"name": "judge", "base_url": server.base_url}
+    return {"prompts": str(prompts), "models": pool, "models_per_prompt": 2, "aspects": ["helpfulness"],
+            "judge_model": judge, "progress": False, "seed": 1}  # fmt: skip
+
+
+def test_preferences_on_datatrove_writes_the_embedded_pairs(tmp_path: Path) -> None:
     with ChatServer(prefs_respond) as server:
-        pool = [{"name": name, "base_url": server.base_url} for name in QUALITY]
-        judge = {"name": "judge", "base_url": server.base_url}
-        recipe = {"prompts": str(prompts), "models": pool, "models_per_prompt": 2, "aspects": ["helpfulness"],
-                  "judge_model": judge, "progress": False, "seed": 1}  # fmt: skip
+        recipe = prefs_recipe(tmp_path, server)
         pairs = assert_same_output("preferences", recipe, tmp_path)
     assert [p["chosen"][0]["content"] for p in pairs] == [f"question {i}" for i in range(6)]
     for pair in pairs:

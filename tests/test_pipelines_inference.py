@@ -23,12 +23,12 @@ try:
     from tests.openai_server import ChatServer, Reply, last_user_text
     from tests.test_generation_if_preferences import ROWS as IF_ROWS
     from tests.test_generation_if_preferences import respond as if_respond
-    from tests.test_pipelines import LOCAL, QUALITY, prefs_respond, run_stage, synth_responder
+    from tests.test_pipelines import LOCAL, QUALITY, prefs_recipe, prefs_respond, run_stage, synth_responder
 except ImportError:  # tests/ is not a package: pytest puts it on sys.path
     from openai_server import ChatServer, Reply, last_user_text
     from test_generation_if_preferences import ROWS as IF_ROWS
     from test_generation_if_preferences import respond as if_respond
-    from test_pipelines import LOCAL, QUALITY, prefs_respond, run_stage, synth_responder
+    from test_pipelines import LOCAL, QUALITY, prefs_recipe, prefs_respond, run_stage, synth_responder
 
 SERVED_SCRIPT = Path(__file__).with_name("_served_loopback.py")
 
@@ -44,13 +44,8 @@ def runner_documents(tmp_path: Path, output: str) -> list[dict]:
 
 
 def test_preferences_pool_through_the_inference_runner_gives_the_embedded_pairs(tmp_path: Path) -> None:
-    prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text("".join(json.dumps({"messages": f"question {i}"}) + "\n" for i in range(6)))
     with ChatServer(prefs_respond) as server:
-        pool = [{"name": name, "base_url": server.base_url} for name in QUALITY]
-        judge = {"name": "judge", "base_url": server.base_url}
-        recipe = {"prompts": str(prompts), "models": pool, "models_per_prompt": 2, "aspects": ["helpfulness"],
-                  "judge_model": judge, "progress": False, "seed": 1}  # fmt: skip
+        recipe = prefs_recipe(tmp_path, server)
         embedded = run_stage("preferences", recipe, tmp_path, "embedded.jsonl").read_bytes()
         asked_embedded = Counter(json.dumps(r, sort_keys=True) for r in server.requests)
         server.requests.clear()
