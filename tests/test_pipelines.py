@@ -143,12 +143,17 @@ def assert_same_output(stage: str, recipe: dict, tmp_path: Path) -> list[dict]:
     return [json.loads(line) for line in sharded.read_text().splitlines()]
 
 
-def test_synthesize_on_datatrove_writes_the_embedded_rows(tmp_path: Path) -> None:
+def synth_recipe(tmp_path: Path, server: ChatServer) -> dict:
+    """A synthesis recipe: 7 personas (one twice), IF and math skills, every model call answered by ``server``."""
     personas = tmp_path / "personas.txt"
     personas.write_text("\n".join(["chef", "pilot", "chef", "poet", "nurse", "miner", "judge"]))
+    return {"personas": str(personas), "skills": ["if", "math"], "verified_only": False, "progress": False,
+            "prompt_model": {"name": "stub", "base_url": server.base_url}}  # fmt: skip
+
+
+def test_synthesize_on_datatrove_writes_the_embedded_rows(tmp_path: Path) -> None:
     with ChatServer(synth_responder()) as server:
-        recipe = {"personas": str(personas), "skills": ["if", "math"], "verified_only": False, "progress": False,
-                  "prompt_model": {"name": "stub", "base_url": server.base_url}}  # fmt: skip
+        recipe = synth_recipe(tmp_path, server)
         rows = assert_same_output("synthesize", recipe, tmp_path)
         assert len(server.requests) == 2 * 2 * 12  # 12 items, 2 calls each, once per path: no task redid any
     assert [(r["skill"], r["persona"]) for r in rows] == [

@@ -23,12 +23,20 @@ try:
     from tests.openai_server import ChatServer, Reply, last_user_text
     from tests.test_generation_if_preferences import ROWS as IF_ROWS
     from tests.test_generation_if_preferences import respond as if_respond
-    from tests.test_pipelines import LOCAL, QUALITY, prefs_recipe, prefs_respond, run_stage, synth_responder
+    from tests.test_pipelines import (
+        LOCAL,
+        QUALITY,
+        prefs_recipe,
+        prefs_respond,
+        run_stage,
+        synth_recipe,
+        synth_responder,
+    )
 except ImportError:  # tests/ is not a package: pytest puts it on sys.path
     from openai_server import ChatServer, Reply, last_user_text
     from test_generation_if_preferences import ROWS as IF_ROWS
     from test_generation_if_preferences import respond as if_respond
-    from test_pipelines import LOCAL, QUALITY, prefs_recipe, prefs_respond, run_stage, synth_responder
+    from test_pipelines import LOCAL, QUALITY, prefs_recipe, prefs_respond, run_stage, synth_recipe, synth_responder
 
 SERVED_SCRIPT = Path(__file__).with_name("_served_loopback.py")
 
@@ -68,11 +76,8 @@ def test_preferences_pool_through_the_inference_runner_gives_the_embedded_pairs(
 
 
 def test_synthesize_through_the_inference_runner_gives_the_embedded_rows(tmp_path: Path) -> None:
-    personas = tmp_path / "personas.txt"
-    personas.write_text("\n".join(["chef", "pilot", "chef", "poet", "nurse", "miner", "judge"]))
     with ChatServer(synth_responder()) as server:
-        recipe = {"personas": str(personas), "skills": ["if", "math"], "verified_only": False, "progress": False,
-                  "prompt_model": {"name": "stub", "base_url": server.base_url}}  # fmt: skip
+        recipe = synth_recipe(tmp_path, server)
         embedded = run_stage("synthesize", recipe, tmp_path, "embedded.jsonl").read_bytes()
         server.requests.clear()
         served = run_stage("synthesize", recipe, tmp_path, "served.jsonl", *endpoint(server)).read_bytes()
